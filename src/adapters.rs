@@ -1,0 +1,7 @@
+//! Adapters: the technology at the edges of the hexagon. `http` drives the application;
+//! `noetl`, `nats` and `memory` implement the driven ports.
+
+pub mod http;
+pub mod memory;
+pub mod nats;
+pub mod noetl;

@@ -1,0 +1,119 @@
+//! Adapters (http): the outermost middleware. Gives every request a correlation id, echoes
+//! it, and turns every error that did not come from our handlers (routing, method, parsing,
+//! limits, panics) into the JSON error model with a 4xx, or a 5xx that names no internals.
+
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+
+use super::error::{ErrorBody, ErrorCode};
+use super::request_id::{CorrelationId, HEADER};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Envelope;
+
+impl<E: Endpoint> Middleware<E> for Envelope {
+    type Output = EnvelopeEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        EnvelopeEndpoint { inner: ep }
+    }
+}
+
+pub struct EnvelopeEndpoint<E> {
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let id =
+            CorrelationId::from_header(req.headers().get(HEADER).and_then(|v| v.to_str().ok()));
+        req.extensions_mut().insert(id.clone());
+        let mut response = match self.inner.call(req).await {
+            Ok(output) => {
+                let response = output.into_response();
+                if needs_envelope(&response) {
+                    let status = response.status();
+                    let mut wrapped = error_response(status, &default_message(status), &id);
+                    carry_headers(&response, &mut wrapped);
+                    wrapped
+                } else {
+                    response
+                }
+            }
+            Err(err) => {
+                let status = err.status();
+                let message = if status.is_server_error() {
+                    tracing::error!(request_id = %id.as_str(), error = %err, "request failed");
+                    default_message(status)
+                } else {
+                    err.to_string()
+                };
+                error_response(status, &message, &id)
+            }
+        };
+        if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+            response.headers_mut().insert(HEADER, value);
+        }
+        Ok(response)
+    }
+}
+
+/// An error status whose body is not already JSON (poem's own plain-text answers).
+fn needs_envelope(response: &Response) -> bool {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.starts_with("application/json") || ct.starts_with("text/event-stream")
+        });
+    (response.status().is_client_error() || response.status().is_server_error()) && !is_json
+}
+
+fn carry_headers(from: &Response, to: &mut Response) {
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = from.headers().get(&name) {
+            to.headers_mut().insert(name, v.clone());
+        }
+    }
+}
+
+fn default_message(status: StatusCode) -> String {
+    status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase()
+}
+
+/// Builds the JSON error response; the single place its body is written.
+pub(crate) fn error_response(status: StatusCode, message: &str, id: &CorrelationId) -> Response {
+    let body = ErrorBody::new(ErrorCode::for_status(status), message, id.as_str());
+    let json = serde_json::json!({
+        "error": body.error,
+        "code": body.code.as_str(),
+        "request_id": body.request_id,
+    });
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(json.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poem_openapi::types::ToJSON;
+
+    #[test]
+    fn the_handwritten_codes_match_the_spec_enum() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::BackendTimeout,
+        ] {
+            assert_eq!(code.to_json(), Some(serde_json::json!(code.as_str())));
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Adapters (memory): the pending-request store twin, with a TTL like the NATS bucket's.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::domain::{ClientId, PendingRequest, RequestId};
+use crate::ports::{RequestStore, RequestStoreError};
+
+use super::ttl_map::TtlMap;
+
+#[derive(Debug, Clone)]
+pub struct InMemoryRequestStore {
+    entries: Arc<Mutex<TtlMap<RequestId, PendingRequest>>>,
+}
+
+impl InMemoryRequestStore {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            entries: Arc::new(Mutex::new(TtlMap::new(ttl))),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut TtlMap<RequestId, PendingRequest>) -> T) -> T {
+        // See InMemorySessionCache::with for why poisoning is ignored.
+        let mut guard = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+}
+
+impl RequestStore for InMemoryRequestStore {
+    async fn put(&self, request: &PendingRequest) -> Result<(), RequestStoreError> {
+        self.with(|m| m.insert(request.request_id.clone(), request.clone()));
+        Ok(())
+    }
+
+    async fn get(&self, id: &RequestId) -> Result<Option<PendingRequest>, RequestStoreError> {
+        Ok(self.with(|m| m.get(id)))
+    }
+
+    async fn remove(&self, id: &RequestId) -> Result<(), RequestStoreError> {
+        self.with(|m| m.remove(id));
+        Ok(())
+    }
+
+    async fn pending_for_client(
+        &self,
+        client: &ClientId,
+    ) -> Result<Vec<PendingRequest>, RequestStoreError> {
+        let mut found: Vec<PendingRequest> = self.with(|m| {
+            m.live_values()
+                .filter(|r| &r.client_id == client)
+                .cloned()
+                .collect()
+        });
+        found.sort_by(|a, b| {
+            (a.created_at, a.request_id.as_str()).cmp(&(b.created_at, b.request_id.as_str()))
+        });
+        Ok(found)
+    }
+}

@@ -1,0 +1,188 @@
+//! Adapters (noetl): `NoetlClient`, the `PlaybookRunner` over NoETL's REST API.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+use super::dto::{ExecuteAnswer, StatusAnswer, ValidateAnswer, error_message};
+use crate::domain::{ExecutionId, ExecutionStatus, PlaybookPath, Session, SessionToken};
+use crate::ports::{PlaybookRunner, RunnerError};
+
+/// Largest JSON answer read from NoETL's API routes (the proxy streams; this client does not).
+const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// How to reach NoETL.
+#[derive(Debug, Clone)]
+pub struct NoetlSettings {
+    /// `http://host:port`, no trailing slash.
+    pub base_url: String,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// The credential name the server's auth routes look sessions up with.
+    pub session_credential: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NoetlClient {
+    settings: NoetlSettings,
+    http: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl NoetlClient {
+    pub fn new(settings: NoetlSettings) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(settings.connect_timeout));
+        connector.set_nodelay(true);
+        let http = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Self { settings, http }
+    }
+
+    /// Sends one JSON request and reads the JSON answer (an empty body reads as `null`).
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), RunnerError> {
+        let uri = format!("{}{}", self.settings.base_url, path);
+        let payload = match body {
+            Some(v) => Bytes::from(
+                serde_json::to_vec(v).map_err(|e| RunnerError::InvalidResponse(e.to_string()))?,
+            ),
+            None => Bytes::new(),
+        };
+        let request = Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header(header::ACCEPT, "application/json")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(payload))
+            .map_err(|e| RunnerError::InvalidResponse(format!("bad request to {uri}: {e}")))?;
+        let exchange = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| RunnerError::Unavailable(Box::new(e)))?;
+            let status = response.status();
+            let limited = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES);
+            let bytes = limited
+                .collect()
+                .await
+                .map_err(RunnerError::Unavailable)?
+                .to_bytes();
+            Ok::<_, RunnerError>((status, bytes))
+        };
+        let (status, bytes) = tokio::time::timeout(self.settings.request_timeout, exchange)
+            .await
+            .map_err(|_| RunnerError::Timeout)??;
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(
+                |_| json!({"error": String::from_utf8_lossy(&bytes[..bytes.len().min(512)])}),
+            )
+        };
+        Ok((status, value))
+    }
+
+    fn refused(status: StatusCode, body: &Value) -> RunnerError {
+        RunnerError::Rejected {
+            status: status.as_u16(),
+            message: error_message(body),
+        }
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, RunnerError> {
+        serde_json::from_value(value).map_err(|e| RunnerError::InvalidResponse(e.to_string()))
+    }
+}
+
+impl PlaybookRunner for NoetlClient {
+    async fn start(&self, path: &PlaybookPath, payload: Value) -> Result<ExecutionId, RunnerError> {
+        let body = json!({"path": path.as_str(), "payload": payload});
+        let (status, answer) = self.call(Method::POST, "/api/execute", Some(&body)).await?;
+        match status {
+            s if s.is_success() => Ok(Self::parse::<ExecuteAnswer>(answer)?.execution_id),
+            StatusCode::NOT_FOUND => Err(RunnerError::PlaybookNotFound(path.to_string())),
+            s => Err(Self::refused(s, &answer)),
+        }
+    }
+
+    async fn status(&self, id: &ExecutionId) -> Result<ExecutionStatus, RunnerError> {
+        let route = format!("/api/executions/{}/status", id.as_str());
+        let (status, answer) = self.call(Method::GET, &route, None).await?;
+        match status {
+            s if s.is_success() => {
+                let answer: StatusAnswer = Self::parse(answer)?;
+                Ok(ExecutionStatus {
+                    execution_id: answer.execution_id.clone().unwrap_or_else(|| id.clone()),
+                    state: answer.state(),
+                    path: answer.path(),
+                    current_step: answer.current_step,
+                })
+            }
+            StatusCode::NOT_FOUND => Err(RunnerError::ExecutionNotFound(id.to_string())),
+            s => Err(Self::refused(s, &answer)),
+        }
+    }
+
+    async fn cancel(&self, id: &ExecutionId, reason: &str) -> Result<(), RunnerError> {
+        let route = format!("/api/executions/{}/cancel", id.as_str());
+        let body = json!({"reason": reason, "cascade": true});
+        let (status, answer) = self.call(Method::POST, &route, Some(&body)).await?;
+        match status {
+            s if s.is_success() => Ok(()),
+            StatusCode::NOT_FOUND => Err(RunnerError::ExecutionNotFound(id.to_string())),
+            s => Err(Self::refused(s, &answer)),
+        }
+    }
+
+    async fn rerun(&self, id: &ExecutionId, variables: Value) -> Result<ExecutionId, RunnerError> {
+        let route = format!("/api/executions/{}/rerun", id.as_str());
+        let body = json!({"variables": variables});
+        let (status, answer) = self.call(Method::POST, &route, Some(&body)).await?;
+        match status {
+            s if s.is_success() => Ok(Self::parse::<ExecuteAnswer>(answer)?.execution_id),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+                Err(RunnerError::NotSupported("rerun"))
+            }
+            s => Err(Self::refused(s, &answer)),
+        }
+    }
+
+    async fn validate_session(&self, token: &SessionToken) -> Result<Option<Session>, RunnerError> {
+        let body = json!({
+            "session_token": token.expose(),
+            "credential": self.settings.session_credential,
+        });
+        let (status, answer) = self
+            .call(Method::POST, "/api/auth/session/validate", Some(&body))
+            .await?;
+        match status {
+            s if s.is_success() => Ok(Self::parse::<ValidateAnswer>(answer)?.into_session()),
+            StatusCode::UNAUTHORIZED => Ok(None),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+                Err(RunnerError::NotSupported("session validation"))
+            }
+            s => Err(Self::refused(s, &answer)),
+        }
+    }
+
+    async fn health(&self) -> Result<(), RunnerError> {
+        let (status, answer) = self.call(Method::GET, "/api/health", None).await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(Self::refused(status, &answer))
+        }
+    }
+}

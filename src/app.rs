@@ -1,0 +1,14 @@
+//! Application layer: use cases, configuration (figment) and the one composition root
+//! (`Application::build`). Depends on domain and ports; only the composition root names
+//! concrete adapters.
+
+pub mod application;
+pub mod config;
+pub mod gateway;
+pub mod readiness;
+pub mod telemetry;
+pub mod wiring;
+
+pub use application::{Application, RunningApplication};
+pub use config::{Config, ConfigError};
+pub use gateway::Gateway;

@@ -1,0 +1,210 @@
+//! App: the composition root. `Application::build` turns a [`Config`] into bound listeners
+//! and wired adapters; `run_until` serves both listeners until shutdown, then drains.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::Server;
+use poem::listener::TcpAcceptor;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::Config;
+use super::gateway::Gateway;
+use super::readiness::Readiness;
+use super::wiring::{BusAdapter, RunnerAdapter};
+use crate::adapters::http::{internal_endpoint, public_endpoint};
+use crate::adapters::memory::InMemoryBus;
+use crate::adapters::nats::{NatsConnection, NatsError};
+use crate::adapters::noetl::NoetlClient;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Nats(#[from] NatsError),
+}
+
+/// A gateway whose listeners are bound but not yet serving.
+pub struct Application {
+    gateway: Arc<Gateway>,
+    public: TcpAcceptor,
+    internal: TcpAcceptor,
+    public_addr: SocketAddr,
+    internal_addr: SocketAddr,
+    drain: Duration,
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpAcceptor, SocketAddr), StartError> {
+    let fail = |source| StartError::Bind { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(fail)?;
+    let bound = listener.local_addr().map_err(fail)?;
+    Ok((TcpAcceptor::from_tokio(listener).map_err(fail)?, bound))
+}
+
+impl Application {
+    /// Binds both listeners (port 0 picks free ports) and wires the adapters: NoETL over
+    /// REST, and NATS unless `NATS_URL` is `memory` or empty. Never waits for NATS.
+    ///
+    /// # Errors
+    /// `Bind` when a listener cannot be bound, `Nats` when `NATS_URL` cannot be used.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let runner = RunnerAdapter::Noetl(NoetlClient::new(config.noetl.clone()));
+        Self::build_with_runner(config, runner).await
+    }
+
+    /// As [`Application::build`], with the workflow engine given (tests use the twin).
+    ///
+    /// # Errors
+    /// As for [`Application::build`].
+    pub async fn build_with_runner(
+        config: Config,
+        runner: RunnerAdapter,
+    ) -> Result<Self, StartError> {
+        let (public, public_addr) = bind(config.public_addr).await?;
+        let (internal, internal_addr) = bind(config.internal_addr).await?;
+        let bus = match &config.nats.url {
+            Some(url) => {
+                let connection = NatsConnection::start(url, "noetl-gateway").await?;
+                if !connection.is_connected() {
+                    tracing::warn!(
+                        "NATS is not reachable yet: serving DEGRADED from memory (single replica \
+                         semantics) until it connects"
+                    );
+                }
+                BusAdapter::Nats(connection)
+            }
+            None => {
+                tracing::info!(
+                    "NATS_URL is memory: single-replica mode, all state in this process"
+                );
+                BusAdapter::Memory(InMemoryBus)
+            }
+        };
+        let internal_url = config.internal_url.clone().unwrap_or_else(|| {
+            let host = if internal_addr.ip().is_unspecified() {
+                "127.0.0.1".to_owned()
+            } else {
+                internal_addr.ip().to_string()
+            };
+            format!("http://{host}:{}", internal_addr.port())
+        });
+        let gateway = Arc::new(Gateway {
+            readiness: Readiness::new(runner, bus),
+            max_body_bytes: config.max_body_bytes,
+            internal_url,
+        });
+        Ok(Self {
+            gateway,
+            public,
+            internal,
+            public_addr,
+            internal_addr,
+            drain: config.drain_deadline,
+        })
+    }
+
+    pub fn public_addr(&self) -> SocketAddr {
+        self.public_addr
+    }
+
+    pub fn internal_addr(&self) -> SocketAddr {
+        self.internal_addr
+    }
+
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, marks readiness draining,
+    /// and gives in-flight requests up to the drain deadline to finish.
+    ///
+    /// # Errors
+    /// An I/O error from a listener.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let drain = Some(self.drain);
+        let public = Server::new_with_acceptor(self.public)
+            .name("public")
+            .run_with_graceful_shutdown(
+                public_endpoint(self.gateway.clone()),
+                stopped(stop_rx.clone()),
+                drain,
+            );
+        let internal = Server::new_with_acceptor(self.internal)
+            .name("internal")
+            .run_with_graceful_shutdown(
+                internal_endpoint(self.gateway.clone()),
+                stopped(stop_rx),
+                drain,
+            );
+        let gateway = self.gateway.clone();
+        let trigger = async move {
+            shutdown.await;
+            tracing::info!("shutdown requested: draining");
+            gateway.readiness.start_draining();
+            let _ = stop_tx.send(true);
+        };
+        let (_, public, internal) = tokio::join!(trigger, public, internal);
+        public.and(internal)
+    }
+
+    /// Runs in a background task; the handle's `shutdown` drains it.
+    pub fn spawn(self) -> RunningApplication {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let public_addr = self.public_addr;
+        let internal_addr = self.internal_addr;
+        let gateway = self.gateway.clone();
+        let task = tokio::spawn(self.run_until(async move {
+            let _ = rx.await;
+        }));
+        RunningApplication {
+            public_addr,
+            internal_addr,
+            gateway,
+            stop: Some(tx),
+            task,
+        }
+    }
+}
+
+/// A gateway serving in a background task.
+pub struct RunningApplication {
+    pub public_addr: SocketAddr,
+    pub internal_addr: SocketAddr,
+    pub gateway: Arc<Gateway>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl RunningApplication {
+    /// Starts the drain and waits for both listeners to finish.
+    ///
+    /// # Errors
+    /// An I/O error from a listener, or the task's failure as an I/O error.
+    pub async fn shutdown(mut self) -> io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.map_err(io::Error::other)?
+    }
+}
+
+impl Drop for RunningApplication {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! App (config): the validated configuration the composition root is built from.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::adapters::nats::redact_url;
+use crate::adapters::noetl::NoetlSettings;
+use crate::domain::PlaybookPath;
+
+use super::Secret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    /// `None`: single-replica mode, everything in memory.
+    pub url: Option<String>,
+    pub callback_subject_prefix: String,
+    pub session_bucket: String,
+    pub session_ttl: Duration,
+    pub updates_subject_prefix: String,
+    pub request_bucket: String,
+    pub request_ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct CorsConfig {
+    pub allowed_origins: Vec<String>,
+    pub allow_credentials: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub login_playbook: PlaybookPath,
+    /// `None`: validate through NoETL's synchronous session route.
+    pub validate_playbook: Option<PlaybookPath>,
+    pub check_access_playbook: PlaybookPath,
+    pub playbook_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub public_addr: SocketAddr,
+    pub internal_addr: SocketAddr,
+    /// The `gateway_url` handed to playbooks; `None`: this replica's internal listener.
+    pub internal_url: Option<String>,
+    pub noetl: NoetlSettings,
+    pub nats: NatsConfig,
+    pub cors: CorsConfig,
+    pub auth: AuthConfig,
+    pub heartbeat_interval: Duration,
+    pub callback_secret: Option<Secret>,
+    pub drain_deadline: Duration,
+    pub max_body_bytes: usize,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// The effective settings as `KEY = value` lines, secrets redacted.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let secs = |d: Duration| d.as_secs().to_string();
+        let or_none = |v: Option<String>| v.unwrap_or_else(|| "(unset)".to_owned());
+        vec![
+            ("public listener", self.public_addr.to_string()),
+            ("internal listener", self.internal_addr.to_string()),
+            (
+                "GATEWAY_INTERNAL_URL",
+                or_none(self.internal_url.clone())
+                    .replace("(unset)", "(this replica's internal listener)"),
+            ),
+            ("NOETL_BASE_URL", self.noetl.base_url.clone()),
+            (
+                "NOETL_CONNECT_TIMEOUT_MS",
+                self.noetl.connect_timeout.as_millis().to_string(),
+            ),
+            (
+                "NOETL_REQUEST_TIMEOUT_MS",
+                self.noetl.request_timeout.as_millis().to_string(),
+            ),
+            (
+                "NATS_URL",
+                self.nats
+                    .url
+                    .as_deref()
+                    .map(redact_url)
+                    .unwrap_or_else(|| "memory (single replica)".to_owned()),
+            ),
+            (
+                "NATS_CALLBACK_SUBJECT_PREFIX",
+                self.nats.callback_subject_prefix.clone(),
+            ),
+            ("NATS_SESSION_BUCKET", self.nats.session_bucket.clone()),
+            ("NATS_SESSION_CACHE_TTL_SECS", secs(self.nats.session_ttl)),
+            (
+                "NATS_UPDATES_SUBJECT_PREFIX",
+                self.nats.updates_subject_prefix.clone(),
+            ),
+            ("NATS_REQUEST_BUCKET", self.nats.request_bucket.clone()),
+            ("NATS_REQUEST_TTL_SECS", secs(self.nats.request_ttl)),
+            ("CORS_ALLOWED_ORIGINS", self.cors.allowed_origins.join(",")),
+            (
+                "CORS_ALLOW_CREDENTIALS",
+                self.cors.allow_credentials.to_string(),
+            ),
+            ("AUTH_PLAYBOOK_LOGIN", self.auth.login_playbook.to_string()),
+            (
+                "AUTH_PLAYBOOK_VALIDATE_SESSION",
+                or_none(
+                    self.auth
+                        .validate_playbook
+                        .as_ref()
+                        .map(ToString::to_string),
+                ),
+            ),
+            (
+                "AUTH_PLAYBOOK_CHECK_ACCESS",
+                self.auth.check_access_playbook.to_string(),
+            ),
+            (
+                "AUTH_SESSION_DB_CREDENTIAL",
+                self.noetl.session_credential.clone(),
+            ),
+            (
+                "AUTH_PLAYBOOK_TIMEOUT_SECS",
+                secs(self.auth.playbook_timeout),
+            ),
+            (
+                "GATEWAY_HEARTBEAT_INTERVAL_SECS",
+                secs(self.heartbeat_interval),
+            ),
+            (
+                "GATEWAY_CALLBACK_SECRET",
+                if self.callback_secret.is_some() {
+                    "<redacted>"
+                } else {
+                    "(unset)"
+                }
+                .to_owned(),
+            ),
+            ("GATEWAY_DRAIN_SECS", secs(self.drain_deadline)),
+            ("GATEWAY_MAX_BODY_BYTES", self.max_body_bytes.to_string()),
+            (
+                "LOG_FORMAT",
+                match self.log_format {
+                    LogFormat::Text => "text",
+                    LogFormat::Json => "json",
+                }
+                .to_owned(),
+            ),
+        ]
+    }
+}

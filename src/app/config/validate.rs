@@ -1,0 +1,252 @@
+//! App (config): the rules that turn [`RawConfig`] into a typed [`Config`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::adapters::noetl::NoetlSettings;
+use crate::domain::PlaybookPath;
+
+use super::raw::{RawConfig, Text};
+use super::typed::{AuthConfig, Config, CorsConfig, LogFormat, NatsConfig};
+use super::{ConfigError, Secret};
+
+pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+    let public_addr = SocketAddr::new(
+        host("GATEWAY_BIND_HOST", &raw.gateway_bind_host)?,
+        raw.router_port,
+    );
+    let internal_addr = SocketAddr::new(
+        host(
+            "GATEWAY_INTERNAL_BIND_HOST",
+            &raw.gateway_internal_bind_host,
+        )?,
+        raw.gateway_internal_port,
+    );
+    if raw.router_port != 0 && raw.router_port == raw.gateway_internal_port {
+        return Err(ConfigError::new(
+            "GATEWAY_INTERNAL_PORT",
+            format!("equals ROUTER_PORT ({})", raw.router_port),
+            "give the internal listener its own port (default 8091)",
+        ));
+    }
+    let internal_url =
+        match non_empty(&raw.gateway_internal_url).or(non_empty(&raw.gateway_public_url)) {
+            Some(url) => Some(http_url("GATEWAY_INTERNAL_URL", url, true)?),
+            None => None,
+        };
+    let noetl = NoetlSettings {
+        base_url: http_url("NOETL_BASE_URL", raw.noetl_base_url.0.trim(), false)?,
+        connect_timeout: millis("NOETL_CONNECT_TIMEOUT_MS", raw.noetl_connect_timeout_ms)?,
+        request_timeout: millis("NOETL_REQUEST_TIMEOUT_MS", raw.noetl_request_timeout_ms)?,
+        session_credential: required(
+            "AUTH_SESSION_DB_CREDENTIAL",
+            &raw.auth_session_db_credential,
+        )?,
+    };
+    let nats = NatsConfig {
+        url: nats_url(&raw.nats_url)?,
+        callback_subject_prefix: subject(
+            "NATS_CALLBACK_SUBJECT_PREFIX",
+            &raw.nats_callback_subject_prefix,
+        )?,
+        session_bucket: bucket("NATS_SESSION_BUCKET", &raw.nats_session_bucket)?,
+        session_ttl: secs(
+            "NATS_SESSION_CACHE_TTL_SECS",
+            raw.nats_session_cache_ttl_secs,
+        )?,
+        updates_subject_prefix: subject(
+            "NATS_UPDATES_SUBJECT_PREFIX",
+            &raw.nats_updates_subject_prefix,
+        )?,
+        request_bucket: bucket("NATS_REQUEST_BUCKET", &raw.nats_request_bucket)?,
+        request_ttl: secs("NATS_REQUEST_TTL_SECS", raw.nats_request_ttl_secs)?,
+    };
+    let cors = CorsConfig {
+        allowed_origins: raw
+            .cors_allowed_origins
+            .0
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        allow_credentials: raw.cors_allow_credentials,
+    };
+    let auth = AuthConfig {
+        login_playbook: playbook("AUTH_PLAYBOOK_LOGIN", &raw.auth_playbook_login.0)?,
+        validate_playbook: non_empty(&raw.auth_playbook_validate_session)
+            .map(|p| playbook("AUTH_PLAYBOOK_VALIDATE_SESSION", p))
+            .transpose()?,
+        check_access_playbook: playbook(
+            "AUTH_PLAYBOOK_CHECK_ACCESS",
+            &raw.auth_playbook_check_access.0,
+        )?,
+        playbook_timeout: secs("AUTH_PLAYBOOK_TIMEOUT_SECS", raw.auth_playbook_timeout_secs)?,
+    };
+    if raw.gateway_max_body_bytes < 1024 {
+        return Err(ConfigError::new(
+            "GATEWAY_MAX_BODY_BYTES",
+            format!("{} is too small", raw.gateway_max_body_bytes),
+            "set it to at least 1024 (default 1048576)",
+        ));
+    }
+    let log_format = match raw.log_format.0.trim().to_ascii_lowercase().as_str() {
+        "" | "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => {
+            return Err(ConfigError::new(
+                "LOG_FORMAT",
+                format!("unknown format {other:?}"),
+                "set LOG_FORMAT to text or json",
+            ));
+        }
+    };
+    Ok(Config {
+        public_addr,
+        internal_addr,
+        internal_url,
+        noetl,
+        nats,
+        cors,
+        auth,
+        heartbeat_interval: secs(
+            "GATEWAY_HEARTBEAT_INTERVAL_SECS",
+            raw.gateway_heartbeat_interval_secs,
+        )?,
+        callback_secret: non_empty(&raw.gateway_callback_secret).map(Secret::new),
+        drain_deadline: Duration::from_secs(raw.gateway_drain_secs),
+        max_body_bytes: usize::try_from(raw.gateway_max_body_bytes).unwrap_or(usize::MAX),
+        log_format,
+    })
+}
+
+fn non_empty(text: &Text) -> Option<&str> {
+    Some(text.0.trim()).filter(|t| !t.is_empty())
+}
+
+fn required(key: &str, text: &Text) -> Result<String, ConfigError> {
+    non_empty(text).map(str::to_owned).ok_or_else(|| {
+        ConfigError::new(
+            key,
+            "is empty",
+            format!("set {key} or unset it to use the default"),
+        )
+    })
+}
+
+fn host(key: &str, text: &Text) -> Result<IpAddr, ConfigError> {
+    IpAddr::from_str(text.0.trim()).map_err(|_| {
+        ConfigError::new(
+            key,
+            format!("{:?} is not an IP address", text.0),
+            "use an IP such as 0.0.0.0 or 127.0.0.1",
+        )
+    })
+}
+
+fn secs(key: &str, value: u64) -> Result<Duration, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::new(
+            key,
+            "must be greater than 0",
+            format!("set {key} to a number of seconds"),
+        ));
+    }
+    Ok(Duration::from_secs(value))
+}
+
+fn millis(key: &str, value: u64) -> Result<Duration, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::new(
+            key,
+            "must be greater than 0",
+            format!("set {key} to a number of milliseconds"),
+        ));
+    }
+    Ok(Duration::from_millis(value))
+}
+
+/// `http://host[:port][/prefix]` without a trailing slash; `https` only where a peer, not
+/// this process, makes the connection (the URL handed to workers).
+fn http_url(key: &str, url: &str, https_ok: bool) -> Result<String, ConfigError> {
+    let fix = if https_ok {
+        format!("set {key} to a URL such as http://gateway-internal:8091")
+    } else {
+        format!("set {key} to a plain-HTTP URL such as http://noetl:8082 (put TLS in a sidecar)")
+    };
+    let scheme_ok = url.starts_with("http://") || (https_ok && url.starts_with("https://"));
+    let uri = http::Uri::from_str(url)
+        .ok()
+        .filter(|u| u.authority().is_some() && u.query().is_none());
+    match (scheme_ok, uri) {
+        (true, Some(_)) => Ok(url.trim_end_matches('/').to_owned()),
+        _ => Err(ConfigError::new(
+            key,
+            format!("{url:?} is not a usable URL"),
+            fix,
+        )),
+    }
+}
+
+fn nats_url(text: &Text) -> Result<Option<String>, ConfigError> {
+    let url = text.0.trim();
+    if url.is_empty() || url.eq_ignore_ascii_case("memory") {
+        return Ok(None);
+    }
+    async_nats::ServerAddr::from_str(url).map_err(|_| {
+        ConfigError::new(
+            "NATS_URL",
+            format!(
+                "{:?} is not a NATS address",
+                crate::adapters::nats::redact_url(url)
+            ),
+            "set NATS_URL to nats://[user:pass@]host:4222, or to memory for a single replica",
+        )
+    })?;
+    Ok(Some(url.to_owned()))
+}
+
+fn subject(key: &str, text: &Text) -> Result<String, ConfigError> {
+    let value = required(key, text)?;
+    let ok = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !value.starts_with('.')
+        && !value.contains("..");
+    if ok {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            key,
+            format!("{value:?} is not a NATS subject prefix"),
+            "use dot-separated tokens of letters, digits, - and _ (no spaces, * or >)",
+        ))
+    }
+}
+
+fn bucket(key: &str, text: &Text) -> Result<String, ConfigError> {
+    let value = required(key, text)?;
+    if value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+    {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            key,
+            format!("{value:?} is not a bucket name"),
+            "use letters, digits, - and _ only",
+        ))
+    }
+}
+
+fn playbook(key: &str, path: &str) -> Result<PlaybookPath, ConfigError> {
+    PlaybookPath::parse(path.trim()).map_err(|e| {
+        ConfigError::new(
+            key,
+            e.to_string(),
+            "use a catalog path such as api_integration/auth0/auth0_login",
+        )
+    })
+}

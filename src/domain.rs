@@ -1,0 +1,22 @@
+//! Domain layer: pure rules and value types of the gateway. Depends on std, serde, uuid,
+//! time and sha2 (for the one-way session key) only; knows nothing of HTTP, NATS or config.
+
+mod error;
+mod event;
+mod execution;
+mod ids;
+mod playbook;
+mod request;
+mod session;
+mod token;
+mod user;
+
+pub use error::ValidationError;
+pub use event::{AuthReply, ClientEvent, EventCursor, EventError, LoggedEvent};
+pub use execution::{ExecutionState, ExecutionStatus};
+pub use ids::{ClientId, ExecutionId, RequestId};
+pub use playbook::PlaybookPath;
+pub use request::PendingRequest;
+pub use session::{ExpiresAt, Session};
+pub use token::{SessionKey, SessionToken};
+pub use user::{Roles, User, UserId};

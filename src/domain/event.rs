@@ -1,0 +1,73 @@
+//! Domain: what a real-time client is told about its executions, and replies to auth flows.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{ExecutionId, ExecutionState, RequestId};
+
+/// The error a failed playbook reports (JSON-RPC style: code, message, optional data).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventError {
+    pub code: i64,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+/// One event for one client, in the order it must be delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ClientEvent {
+    Result {
+        request_id: RequestId,
+        execution_id: Option<ExecutionId>,
+        state: ExecutionState,
+        data: Option<Value>,
+        error: Option<EventError>,
+    },
+    Progress {
+        request_id: RequestId,
+        execution_id: Option<ExecutionId>,
+        step: Option<String>,
+        message: Option<String>,
+        progress: Option<Value>,
+    },
+    State {
+        execution_id: ExecutionId,
+        state: ExecutionState,
+        step_name: Option<String>,
+        /// RFC 3339.
+        at: String,
+    },
+}
+
+/// A position in a client's event log; increases with every append. Sent as the SSE `id:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EventCursor(u64);
+
+impl EventCursor {
+    pub fn new(position: u64) -> Self {
+        Self(position)
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// An event as read back from the log, with its cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEvent {
+    pub cursor: EventCursor,
+    pub event: ClientEvent,
+}
+
+/// A worker's answer to an auth playbook (login, validate, check-access).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthReply {
+    pub request_id: RequestId,
+    pub execution_id: Option<ExecutionId>,
+    pub step: Option<String>,
+    pub success: bool,
+    pub data: Value,
+}

@@ -1,0 +1,131 @@
+//! Domain: the session token (a secret) and the one-way key it is stored under.
+//!
+//! The key is a SHA-256 digest so that anyone who can read the shared session store cannot
+//! replay live tokens; sha2 is the one dependency the domain takes beyond std and serde.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use super::ValidationError;
+
+const MAX_TOKEN_LEN: usize = 4096;
+
+/// A bearer session token. Never printed: `Debug` and `Display` show `<redacted>`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    /// Parses a token: 1 to 4096 visible ASCII characters, surrounding blanks trimmed.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] for `session_token` that never quotes the token itself.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(ValidationError::new("session_token", "must not be empty"));
+        }
+        if trimmed.len() > MAX_TOKEN_LEN {
+            return Err(ValidationError::new(
+                "session_token",
+                format!("must be at most {MAX_TOKEN_LEN} characters"),
+            ));
+        }
+        if !trimmed.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ValidationError::new(
+                "session_token",
+                "may contain only visible ASCII characters",
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    /// The secret itself, for the few places that must send it on (NoETL, the client).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The one-way key under which this session is cached and invalidated.
+    pub fn key(&self) -> SessionKey {
+        let digest = Sha256::digest(self.0.as_bytes());
+        let mut hex = String::with_capacity(64);
+        for byte in digest {
+            hex.push(char::from(HEX[usize::from(byte >> 4)]));
+            hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        SessionKey(hex)
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken(<redacted>)")
+    }
+}
+
+impl fmt::Display for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The lowercase hex SHA-256 digest of a session token: safe to log, store and compare.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    /// Parses a key read back from a store (64 lowercase hex digits).
+    ///
+    /// # Errors
+    /// A [`ValidationError`] when the text is not a SHA-256 hex digest.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let ok = raw.len() == 64 && raw.bytes().all(|b| HEX.contains(&b));
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ValidationError::new(
+                "session_key",
+                "must be 64 lowercase hex digits",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_never_shows_in_debug_or_display() {
+        let token = SessionToken::parse("s3cr3t-token-value").unwrap();
+        assert!(!format!("{token:?}").contains("s3cr3t"));
+        assert!(!format!("{token}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_token_key_is_the_sha256_hex_digest() {
+        let token = SessionToken::parse("abc").unwrap();
+        assert_eq!(
+            token.key().as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(SessionKey::parse(token.key().as_str()).is_ok());
+        assert!(SessionKey::parse("abc").is_err());
+    }
+
+    #[test]
+    fn empty_oversized_and_control_character_tokens_are_refused() {
+        assert!(SessionToken::parse("   ").is_err());
+        assert!(SessionToken::parse(&"x".repeat(4097)).is_err());
+        assert!(SessionToken::parse("a\u{0}b").is_err());
+        assert!(SessionToken::parse("a b").is_err());
+        let err = SessionToken::parse("bad token").unwrap_err();
+        assert!(!err.to_string().contains("bad token"));
+    }
+}

@@ -1,0 +1,154 @@
+//! The `noetl-gateway` binary: parses the command line, loads configuration, and hands over to
+//! the composition root. Commands: `serve` (default), `openapi`, `config check`, `version`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use noetl_gateway::adapters::http::openapi_json;
+use noetl_gateway::app::telemetry::Telemetry;
+use noetl_gateway::app::{Application, Config};
+
+/// sysexits' EX_CONFIG-adjacent EX_USAGE: the configuration cannot be used.
+const EXIT_CONFIG: u8 = 64;
+
+#[derive(Parser)]
+#[command(
+    name = "noetl-gateway",
+    version,
+    about = "API gateway for the NoETL workflow engine"
+)]
+struct Cli {
+    /// TOML configuration file (also GATEWAY_CONFIG); the environment overrides it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the public and internal listeners (the default).
+    Serve,
+    /// Print the OpenAPI document of the REST API.
+    Openapi,
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate the configuration and print the effective settings, secrets redacted.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            println!("{}", openapi_json());
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("noetl-gateway {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Config {
+            action: ConfigAction::Check,
+        } => match load(cli.config) {
+            Ok(config) => {
+                for (key, value) in config.describe() {
+                    println!("{key} = {value}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Serve => match load(cli.config) {
+            Ok(config) => serve(config),
+            Err(code) => code,
+        },
+    }
+}
+
+fn load(file: Option<PathBuf>) -> Result<Config, ExitCode> {
+    Config::load(file.as_deref()).map_err(|err| {
+        eprintln!("noetl-gateway: {err}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+fn serve(config: Config) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("noetl-gateway: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let telemetry = match Telemetry::init(config.log_format) {
+            Ok(t) => t,
+            Err(err) => {
+                eprintln!("noetl-gateway: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let code = match Application::build(config).await {
+            Ok(app) => {
+                tracing::info!(
+                    public = %app.public_addr(),
+                    internal = %app.internal_addr(),
+                    "noetl-gateway {} listening",
+                    env!("CARGO_PKG_VERSION")
+                );
+                match app.run_until(shutdown_signal()).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(err) => {
+                        tracing::error!(error = %err, "server failed");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot start");
+                eprintln!("noetl-gateway: {err}");
+                ExitCode::FAILURE
+            }
+        };
+        telemetry.shutdown();
+        code
+    })
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,50 @@
+//! Port: pending requests (request id → the client and execution awaiting its callback).
+
+use std::future::Future;
+
+use crate::domain::{ClientId, PendingRequest, RequestId};
+
+use super::Cause;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestStoreError {
+    #[error("request store is unavailable")]
+    Unavailable(#[source] Cause),
+    #[error("request store entry is corrupt")]
+    Corrupt(#[source] Cause),
+}
+
+pub trait RequestStore: Clone + Send + Sync + 'static {
+    /// Stores a pending request for the store's TTL.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be reached.
+    fn put(
+        &self,
+        request: &PendingRequest,
+    ) -> impl Future<Output = Result<(), RequestStoreError>> + Send;
+
+    /// Reads a pending request.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be reached; `Corrupt` for an unreadable entry.
+    fn get(
+        &self,
+        id: &RequestId,
+    ) -> impl Future<Output = Result<Option<PendingRequest>, RequestStoreError>> + Send;
+
+    /// Removes a pending request; removing an absent one succeeds.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be reached.
+    fn remove(&self, id: &RequestId) -> impl Future<Output = Result<(), RequestStoreError>> + Send;
+
+    /// Lists the pending requests of one client, oldest first.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be reached.
+    fn pending_for_client(
+        &self,
+        client: &ClientId,
+    ) -> impl Future<Output = Result<Vec<PendingRequest>, RequestStoreError>> + Send;
+}
