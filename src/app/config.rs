@@ -12,7 +12,7 @@ use std::path::Path;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
-pub use raw::{ENV_KEYS, RawConfig};
+pub use raw::{ENV_KEYS, RawConfig, Text};
 pub use secret::Secret;
 pub use typed::{AuthConfig, Config, CorsConfig, LogFormat, NatsConfig};
 
@@ -57,6 +57,14 @@ impl Config {
         }
         let figment = figment.merge(Env::raw().only(ENV_KEYS));
         let raw: RawConfig = figment.extract().map_err(from_figment)?;
+        Self::from_raw(raw)
+    }
+
+    /// Validates settings built in code (tests and embedders start from `RawConfig::default()`).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first key that breaks its rules.
+    pub fn from_raw(raw: RawConfig) -> Result<Self, ConfigError> {
         validate::validate(raw)
     }
 }

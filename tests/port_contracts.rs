@@ -1,0 +1,95 @@
+//! One contract suite per driven port, run against every implementation: the in-memory
+//! twins here, the NATS and NoETL adapters beside them as they exist.
+
+mod contracts;
+mod support;
+
+use std::time::Duration;
+
+use noetl_gateway::adapters::memory::{
+    InMemoryEventLog, InMemoryForwarder, InMemoryPlaybookRunner, InMemoryReplyBus, InMemoryRequestStore,
+    InMemorySessionCache,
+};
+use noetl_gateway::adapters::noetl::{NoetlClient, NoetlSettings};
+
+#[tokio::test]
+async fn in_memory_session_cache_keeps_the_session_cache_contract() {
+    contracts::session_cache::run(|ttl| async move { InMemorySessionCache::new(ttl) }).await;
+}
+
+#[tokio::test]
+async fn in_memory_request_store_keeps_the_request_store_contract() {
+    contracts::request_store::run(|ttl| async move { InMemoryRequestStore::new(ttl) }).await;
+}
+
+#[tokio::test]
+async fn in_memory_event_log_keeps_the_event_log_contract() {
+    contracts::event_log::run(|| async { InMemoryEventLog::new(10_000) }).await;
+}
+
+#[tokio::test]
+async fn in_memory_reply_bus_keeps_the_reply_bus_contract() {
+    contracts::reply_bus::run(|| async { InMemoryReplyBus::new() }).await;
+}
+
+#[tokio::test]
+async fn in_memory_forwarder_keeps_the_forwarder_contract() {
+    contracts::forwarder::run_echo(InMemoryForwarder::new()).await;
+}
+
+#[tokio::test]
+async fn in_memory_playbook_runner_keeps_the_runner_contract() {
+    let twin = InMemoryPlaybookRunner::new([support::noetl::ECHO, support::noetl::SILENT]);
+    let controls = contracts::playbook_runner::Controls {
+        finish: Box::new({
+            let twin = twin.clone();
+            move |id| twin.set_state(id, noetl_gateway::domain::ExecutionState::Completed)
+        }),
+        add_session: Box::new({
+            let twin = twin.clone();
+            move |token, session| twin.add_session(token, session)
+        }),
+    };
+    contracts::playbook_runner::run(twin, controls).await;
+}
+
+#[tokio::test]
+async fn noetl_client_against_the_stand_in_keeps_the_runner_contract() {
+    let standin = support::NoetlStandIn::start().await;
+    let client = NoetlClient::new(NoetlSettings {
+        base_url: standin.base_url(),
+        connect_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_secs(2),
+        session_credential: "pg_auth".into(),
+    });
+    let state = standin.state.clone();
+    let controls = contracts::playbook_runner::Controls {
+        finish: Box::new({
+            let state = state.clone();
+            move |id| {
+                let n: u64 = id.as_str().parse().expect("stand-in ids are numeric");
+                if let Some(e) = state.executions.lock().expect("lock").get_mut(&n) {
+                    e.status = "COMPLETED".into();
+                }
+            }
+        }),
+        add_session: Box::new(move |token, session| {
+            state.sessions.lock().expect("lock").insert(
+                token.expose().to_owned(),
+                support::noetl::StandInSession {
+                    user: serde_json::to_value(&session.user).expect("user json"),
+                    expires_at: session.expires_at.as_ref().map(|e| e.as_str().to_owned()).unwrap_or_default(),
+                    is_active: true,
+                },
+            );
+        }),
+    };
+    contracts::playbook_runner::run(client, controls).await;
+    let cancels: Vec<_> = standin
+        .calls()
+        .into_iter()
+        .filter(|c| c.path.ends_with("/cancel") && c.body["reason"] == "no longer needed")
+        .collect();
+    assert_eq!(cancels.len(), 1, "the cancel reached NoETL once");
+    assert_eq!(cancels[0].body["cascade"], serde_json::json!(true), "cancels cascade to children");
+}

@@ -1,0 +1,108 @@
+//! Test harness: runs the gateway in-process (`Application` on port 0) or as the real
+//! binary, wired to a NoETL stand-in and optionally a real NATS server.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use noetl_gateway::app::config::{RawConfig, Text};
+use noetl_gateway::app::{Application, Config, RunningApplication};
+
+/// Defaults for tests: loopback, port 0 for both listeners, memory bus, short timeouts.
+pub fn base_raw_config(noetl_base_url: &str, nats_url: Option<&str>) -> RawConfig {
+    RawConfig {
+        router_port: 0,
+        gateway_internal_port: 0,
+        gateway_bind_host: Text::from("127.0.0.1"),
+        gateway_internal_bind_host: Text::from("127.0.0.1"),
+        noetl_base_url: Text::from(noetl_base_url),
+        nats_url: Text::from(nats_url.unwrap_or("memory")),
+        noetl_request_timeout_ms: 2_000,
+        noetl_connect_timeout_ms: 500,
+        auth_playbook_timeout_secs: 3,
+        gateway_drain_secs: 2,
+        ..RawConfig::default()
+    }
+}
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("http client")
+}
+
+/// A gateway running in this test's runtime.
+pub struct TestGateway {
+    pub app: RunningApplication,
+    pub http: reqwest::Client,
+}
+
+impl TestGateway {
+    pub async fn start(raw: RawConfig) -> Self {
+        let config = Config::from_raw(raw).expect("test config is valid");
+        let app = Application::build(config).await.expect("gateway builds").spawn();
+        Self { app, http: http_client() }
+    }
+
+    pub fn public(&self, path: &str) -> String {
+        format!("http://{}{path}", self.app.public_addr)
+    }
+
+    pub fn internal(&self, path: &str) -> String {
+        format!("http://{}{path}", self.app.internal_addr)
+    }
+}
+
+/// The real binary, started with the given environment (nothing inherited but PATH).
+pub struct GatewayProcess {
+    pub child: Child,
+    pub public: SocketAddr,
+    pub started: Instant,
+}
+
+impl GatewayProcess {
+    pub fn spawn(env: &[(&str, String)]) -> Self {
+        let port = super::free_port();
+        let internal = super::free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_noetl-gateway"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ROUTER_PORT", port.to_string())
+            .env("GATEWAY_INTERNAL_PORT", internal.to_string())
+            .env("GATEWAY_BIND_HOST", "127.0.0.1")
+            .env("GATEWAY_INTERNAL_BIND_HOST", "127.0.0.1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let started = Instant::now();
+        let child = cmd.spawn().expect("the gateway binary starts");
+        Self { child, public: SocketAddr::from(([127, 0, 0, 1], port)), started }
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -TERM works");
+    }
+
+    /// Waits for exit up to `within`; `None` if still running.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

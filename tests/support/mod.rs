@@ -1,0 +1,41 @@
+//! Test harness shared by the black-box tests: a real `nats-server` per test, a NoETL
+//! stand-in with a scripted worker, and helpers to run the gateway in-process or as the
+//! real binary. One module, used by every test file.
+#![allow(dead_code)]
+
+pub mod gateway;
+pub mod nats;
+pub mod noetl;
+
+#[allow(unused_imports)]
+pub use gateway::{TestGateway, base_raw_config, http_client};
+#[allow(unused_imports)]
+pub use nats::NatsServer;
+#[allow(unused_imports)]
+pub use noetl::NoetlStandIn;
+
+/// A free TCP port on loopback (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Polls `check` every 20 ms until it holds or `within` passes; returns whether it held.
+pub async fn eventually<F, Fut>(within: std::time::Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
