@@ -37,6 +37,9 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Probe this host's `/livez` on ROUTER_PORT; exit 0 when it answers 200 (for
+    /// container health checks in images without curl).
+    Probe,
     /// Print the version.
     Version,
 }
@@ -67,6 +70,11 @@ fn main() -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
+            Err(code) => code,
+        },
+        Command::Probe => match load(cli.config) {
+            Ok(config) if probe(config.public_addr.port()) => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
             Err(code) => code,
         },
         Command::Serve => match load(cli.config) {
@@ -127,6 +135,22 @@ fn serve(config: Config) -> ExitCode {
         telemetry.shutdown();
         code
     })
+}
+
+/// One `GET /livez` over loopback with a two-second bound.
+fn probe(port: u16) -> bool {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = b"GET /livez HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let mut head = [0u8; 12];
+    stream.write_all(request).is_ok()
+        && stream.read_exact(&mut head).is_ok()
+        && head.starts_with(b"HTTP/1.1 200")
 }
 
 /// Completes on SIGTERM or SIGINT.

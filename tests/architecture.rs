@@ -1,5 +1,6 @@
 //! Layers point inward: the domain and the ports name no adapter technology (poem,
 //! async-graphql, async-nats, hyper, figment, opentelemetry) and no outer layer of this crate.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 use std::path::{Path, PathBuf};
 
@@ -41,12 +42,17 @@ fn violations(source: &str) -> Vec<(usize, String)> {
                 let before_ok = match prefix.chars().last() {
                     None => true,
                     // `::name::` is a crate root; `module::name::` is not.
-                    Some(':') => prefix.trim_end_matches(':').chars().last().is_none_or(|c| !is_ident_char(c)),
+                    Some(':') => prefix
+                        .trim_end_matches(':')
+                        .chars()
+                        .last()
+                        .is_none_or(|c| !is_ident_char(c)),
                     Some(c) => !is_ident_char(c),
                 };
                 let after = &code[end..];
                 let used = after.starts_with("::")
-                    || ((code[..start].trim_end().ends_with("use") || code[..start].trim_end().ends_with("crate"))
+                    || ((code[..start].trim_end().ends_with("use")
+                        || code[..start].trim_end().ends_with("crate"))
                         && after.chars().next().is_none_or(|c| !is_ident_char(c)));
                 if before_ok && used {
                     found.push((number + 1, (*name).to_owned()));
@@ -91,7 +97,11 @@ fn inner_layer_files() -> Vec<PathBuf> {
 #[test]
 fn the_domain_and_ports_name_no_adapter_crate_or_outer_layer() {
     let files = inner_layer_files();
-    assert!(files.len() > 4, "the inner layers were found ({} files)", files.len());
+    assert!(
+        files.len() > 4,
+        "the inner layers were found ({} files)",
+        files.len()
+    );
     let mut report = Vec::new();
     for file in files {
         let source = std::fs::read_to_string(&file).expect("readable source");
@@ -99,7 +109,11 @@ fn the_domain_and_ports_name_no_adapter_crate_or_outer_layer() {
             report.push(format!("{}:{line} names {name}", file.display()));
         }
     }
-    assert!(report.is_empty(), "inner layers must point inward:\n{}", report.join("\n"));
+    assert!(
+        report.is_empty(),
+        "inner layers must point inward:\n{}",
+        report.join("\n")
+    );
 }
 
 #[test]
@@ -108,8 +122,14 @@ fn the_checker_catches_each_way_of_naming_a_crate() {
     assert_eq!(violations("fn f(x: poem::Request) {}").len(), 1);
     assert_eq!(violations("use hyper;").len(), 1);
     assert_eq!(violations("extern crate figment;").len(), 1);
-    assert_eq!(violations("let t = ::opentelemetry::global::tracer(\"x\");").len(), 1);
-    assert_eq!(violations("use crate::adapters::memory::InMemoryBus;").len(), 1);
+    assert_eq!(
+        violations("let t = ::opentelemetry::global::tracer(\"x\");").len(),
+        1
+    );
+    assert_eq!(
+        violations("use crate::adapters::memory::InMemoryBus;").len(),
+        1
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! One contract suite per driven port, run against every implementation: the in-memory
 //! twins here, the NATS and NoETL adapters beside them as they exist.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod contracts;
 mod support;
@@ -7,8 +8,8 @@ mod support;
 use std::time::Duration;
 
 use noetl_gateway::adapters::memory::{
-    InMemoryEventLog, InMemoryForwarder, InMemoryPlaybookRunner, InMemoryReplyBus, InMemoryRequestStore,
-    InMemorySessionCache,
+    InMemoryEventLog, InMemoryForwarder, InMemoryPlaybookRunner, InMemoryReplyBus,
+    InMemoryRequestStore, InMemorySessionCache,
 };
 use noetl_gateway::adapters::noetl::{NoetlClient, NoetlSettings};
 
@@ -78,7 +79,11 @@ async fn noetl_client_against_the_stand_in_keeps_the_runner_contract() {
                 token.expose().to_owned(),
                 support::noetl::StandInSession {
                     user: serde_json::to_value(&session.user).expect("user json"),
-                    expires_at: session.expires_at.as_ref().map(|e| e.as_str().to_owned()).unwrap_or_default(),
+                    expires_at: session
+                        .expires_at
+                        .as_ref()
+                        .map(|e| e.as_str().to_owned())
+                        .unwrap_or_default(),
                     is_active: true,
                 },
             );
@@ -91,5 +96,9 @@ async fn noetl_client_against_the_stand_in_keeps_the_runner_contract() {
         .filter(|c| c.path.ends_with("/cancel") && c.body["reason"] == "no longer needed")
         .collect();
     assert_eq!(cancels.len(), 1, "the cancel reached NoETL once");
-    assert_eq!(cancels[0].body["cascade"], serde_json::json!(true), "cancels cascade to children");
+    assert_eq!(
+        cancels[0].body["cascade"],
+        serde_json::json!(true),
+        "cancels cascade to children"
+    );
 }

@@ -72,10 +72,10 @@ impl<R: PlaybookRunner, B: BusMonitor> Readiness<R, B> {
 
     async fn noetl(&self) -> NoetlState {
         let mut last = self.last_noetl.lock().await;
-        if let Some((at, state)) = *last {
-            if at.elapsed() < NOETL_CHECK_EVERY {
-                return state;
-            }
+        if let Some((at, state)) = *last
+            && at.elapsed() < NOETL_CHECK_EVERY
+        {
+            return state;
         }
         let state = match tokio::time::timeout(NOETL_CHECK_TIMEOUT, self.runner.health()).await {
             Ok(Ok(())) => NoetlState::Up,

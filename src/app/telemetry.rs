@@ -63,10 +63,10 @@ impl Telemetry {
 
     /// Flushes and stops the trace exporter.
     pub fn shutdown(self) {
-        if let Some(provider) = self.provider {
-            if let Err(err) = provider.shutdown() {
-                eprintln!("noetl-gateway: trace export did not flush: {err}");
-            }
+        if let Some(provider) = self.provider
+            && let Err(err) = provider.shutdown()
+        {
+            eprintln!("noetl-gateway: trace export did not flush: {err}");
         }
     }
 }

@@ -67,10 +67,10 @@ impl Roles {
 
     fn from_text(text: &str) -> Self {
         let text = text.trim();
-        if text.starts_with('[') {
-            if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) {
-                return Self::from_loose(&Value::Array(items));
-            }
+        if text.starts_with('[')
+            && let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text)
+        {
+            return Self::from_loose(&Value::Array(items));
         }
         if let Some(inner) = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
             return Self::new(

@@ -53,18 +53,31 @@ where
     assert!(c1 < c2 && c2 < c3, "cursors increase");
 
     let got = take(&mut live, 3).await;
-    assert_eq!(got.iter().map(|e| e.cursor).collect::<Vec<_>>(), vec![c1, c2, c3]);
+    assert_eq!(
+        got.iter().map(|e| e.cursor).collect::<Vec<_>>(),
+        vec![c1, c2, c3]
+    );
     assert_eq!(got[0].event, progress(1));
     nothing_more(&mut live).await;
 
     let mut resumed = log.follow(&a, Some(c1)).await.unwrap();
     let replay = take(&mut resumed, 2).await;
-    assert_eq!(replay.iter().map(|e| e.event.clone()).collect::<Vec<_>>(), vec![progress(2), progress(3)]);
+    assert_eq!(
+        replay.iter().map(|e| e.event.clone()).collect::<Vec<_>>(),
+        vec![progress(2), progress(3)]
+    );
     let c4 = log.append(&a, &progress(4)).await.unwrap();
     let after = take(&mut resumed, 1).await;
-    assert_eq!(after[0].cursor, c4, "a resumed stream goes live after its replay");
+    assert_eq!(
+        after[0].cursor, c4,
+        "a resumed stream goes live after its replay"
+    );
     nothing_more(&mut resumed).await;
-    assert_eq!(take(&mut live, 1).await[0].cursor, c4, "every follower sees every event");
+    assert_eq!(
+        take(&mut live, 1).await[0].cursor,
+        c4,
+        "every follower sees every event"
+    );
 
     let mut other = log.follow(&b, None).await.unwrap();
     let b_events = take(&mut other, 1).await;

@@ -9,7 +9,10 @@ use noetl_gateway::ports::{ForwardRequest, Forwarder};
 pub async fn run_echo<F: Forwarder>(forwarder: F) {
     let mut headers = HeaderMap::new();
     headers.insert("x-test", HeaderValue::from_static("yes"));
-    let chunks = vec![Ok(Bytes::from_static(b"hello ")), Ok(Bytes::from_static(b"world"))];
+    let chunks = vec![
+        Ok(Bytes::from_static(b"hello ")),
+        Ok(Bytes::from_static(b"world")),
+    ];
     let response = forwarder
         .forward(ForwardRequest {
             method: Method::POST,
@@ -20,8 +23,20 @@ pub async fn run_echo<F: Forwarder>(forwarder: F) {
         .await
         .expect("forwarded");
     assert!(response.status.is_success());
-    assert_eq!(response.headers.get("x-echo-method").and_then(|v| v.to_str().ok()), Some("POST"));
-    assert_eq!(response.headers.get("x-echo-path").and_then(|v| v.to_str().ok()), Some("/api/catalog/list?x=1"));
+    assert_eq!(
+        response
+            .headers
+            .get("x-echo-method")
+            .and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+    assert_eq!(
+        response
+            .headers
+            .get("x-echo-path")
+            .and_then(|v| v.to_str().ok()),
+        Some("/api/catalog/list?x=1")
+    );
     let mut body = Vec::new();
     let mut stream = response.body;
     while let Some(chunk) = stream.next().await {

@@ -26,7 +26,10 @@ where
 {
     let bus = make().await;
     let request = RequestId::generate();
-    assert_eq!(bus.deliver(reply(&request, true)).await.unwrap(), ReplyOutcome::NoWaiter);
+    assert_eq!(
+        bus.deliver(reply(&request, true)).await.unwrap(),
+        ReplyOutcome::NoWaiter
+    );
 
     let mut waiting = bus.subscribe(&request).await.unwrap();
     let judge = tokio::spawn(async move {
@@ -38,14 +41,31 @@ where
         let _ = second.verdict.send(true);
         waiting
     });
-    assert_eq!(bus.deliver(reply(&request, false)).await.unwrap(), ReplyOutcome::Refused);
-    assert_eq!(bus.deliver(reply(&request, true)).await.unwrap(), ReplyOutcome::Accepted);
-    let waiting = tokio::time::timeout(Duration::from_secs(5), judge).await.unwrap().unwrap();
+    assert_eq!(
+        bus.deliver(reply(&request, false)).await.unwrap(),
+        ReplyOutcome::Refused
+    );
+    assert_eq!(
+        bus.deliver(reply(&request, true)).await.unwrap(),
+        ReplyOutcome::Accepted
+    );
+    let waiting = tokio::time::timeout(Duration::from_secs(5), judge)
+        .await
+        .unwrap()
+        .unwrap();
 
     let other = RequestId::generate();
-    assert_eq!(bus.deliver(reply(&other, true)).await.unwrap(), ReplyOutcome::NoWaiter, "ids are isolated");
+    assert_eq!(
+        bus.deliver(reply(&other, true)).await.unwrap(),
+        ReplyOutcome::NoWaiter,
+        "ids are isolated"
+    );
 
     drop(waiting);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(bus.deliver(reply(&request, true)).await.unwrap(), ReplyOutcome::NoWaiter, "dropping unregisters");
+    assert_eq!(
+        bus.deliver(reply(&request, true)).await.unwrap(),
+        ReplyOutcome::NoWaiter,
+        "dropping unregisters"
+    );
 }

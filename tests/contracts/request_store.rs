@@ -33,16 +33,42 @@ where
     }
     assert_eq!(store.get(&r1.request_id).await.unwrap(), Some(r1.clone()));
     let a = store.pending_for_client(&r1.client_id).await.unwrap();
-    assert_eq!(a, vec![r2.clone(), r1.clone()], "only that client's requests, oldest first");
+    assert_eq!(
+        a,
+        vec![r2.clone(), r1.clone()],
+        "only that client's requests, oldest first"
+    );
     store.remove(&r2.request_id).await.unwrap();
-    store.remove(&r2.request_id).await.expect("removing twice succeeds");
+    store
+        .remove(&r2.request_id)
+        .await
+        .expect("removing twice succeeds");
     assert_eq!(store.get(&r2.request_id).await.unwrap(), None);
-    assert_eq!(store.pending_for_client(&r1.client_id).await.unwrap(), vec![r1.clone()]);
-    assert!(store.pending_for_client(&ClientId::parse("nobody").unwrap()).await.unwrap().is_empty());
+    assert_eq!(
+        store.pending_for_client(&r1.client_id).await.unwrap(),
+        vec![r1.clone()]
+    );
+    assert!(
+        store
+            .pending_for_client(&ClientId::parse("nobody").unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let short = make(Duration::from_millis(300)).await;
     short.put(&r3).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert_eq!(short.get(&r3.request_id).await.unwrap(), None, "entries expire after the TTL");
-    assert!(short.pending_for_client(&r3.client_id).await.unwrap().is_empty());
+    assert_eq!(
+        short.get(&r3.request_id).await.unwrap(),
+        None,
+        "entries expire after the TTL"
+    );
+    assert!(
+        short
+            .pending_for_client(&r3.client_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

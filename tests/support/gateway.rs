@@ -26,7 +26,10 @@ pub fn base_raw_config(noetl_base_url: &str, nats_url: Option<&str>) -> RawConfi
 }
 
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("http client")
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("http client")
 }
 
 /// A gateway running in this test's runtime.
@@ -38,8 +41,14 @@ pub struct TestGateway {
 impl TestGateway {
     pub async fn start(raw: RawConfig) -> Self {
         let config = Config::from_raw(raw).expect("test config is valid");
-        let app = Application::build(config).await.expect("gateway builds").spawn();
-        Self { app, http: http_client() }
+        let app = Application::build(config)
+            .await
+            .expect("gateway builds")
+            .spawn();
+        Self {
+            app,
+            http: http_client(),
+        }
     }
 
     pub fn public(&self, path: &str) -> String {
@@ -76,12 +85,18 @@ impl GatewayProcess {
         }
         let started = Instant::now();
         let child = cmd.spawn().expect("the gateway binary starts");
-        Self { child, public: SocketAddr::from(([127, 0, 0, 1], port)), started }
+        Self {
+            child,
+            public: SocketAddr::from(([127, 0, 0, 1], port)),
+            started,
+        }
     }
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         assert!(status.is_ok_and(|s| s.success()), "kill -TERM works");
     }
 

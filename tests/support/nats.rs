@@ -14,7 +14,11 @@ pub struct NatsServer {
 }
 
 fn find_binary() -> PathBuf {
-    let candidates = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"];
+    let candidates = [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ];
     if let Some(found) = candidates.iter().map(PathBuf::from).find(|p| p.is_file()) {
         return found;
     }
@@ -47,7 +51,14 @@ impl NatsServer {
 
     fn spawn(&mut self) {
         let child = Command::new(&self.binary)
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
             .arg(self.store.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -56,7 +67,11 @@ impl NatsServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not listen on port {} within 10 s", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not listen on port {} within 10 s",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

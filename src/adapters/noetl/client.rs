@@ -1,5 +1,6 @@
 //! Adapters (noetl): `NoetlClient`, the `PlaybookRunner` over NoETL's REST API.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -28,8 +29,14 @@ pub struct NoetlSettings {
     pub session_credential: String,
 }
 
+/// Cheap to clone: clones share one connection pool.
 #[derive(Debug, Clone)]
 pub struct NoetlClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     settings: NoetlSettings,
     http: Client<HttpConnector, Full<Bytes>>,
 }
@@ -42,7 +49,9 @@ impl NoetlClient {
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
-        Self { settings, http }
+        Self {
+            inner: Arc::new(Inner { settings, http }),
+        }
     }
 
     /// Sends one JSON request and reads the JSON answer (an empty body reads as `null`).
@@ -52,7 +61,7 @@ impl NoetlClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), RunnerError> {
-        let uri = format!("{}{}", self.settings.base_url, path);
+        let uri = format!("{}{}", self.inner.settings.base_url, path);
         let payload = match body {
             Some(v) => Bytes::from(
                 serde_json::to_vec(v).map_err(|e| RunnerError::InvalidResponse(e.to_string()))?,
@@ -68,6 +77,7 @@ impl NoetlClient {
             .map_err(|e| RunnerError::InvalidResponse(format!("bad request to {uri}: {e}")))?;
         let exchange = async {
             let response = self
+                .inner
                 .http
                 .request(request)
                 .await
@@ -81,7 +91,7 @@ impl NoetlClient {
                 .to_bytes();
             Ok::<_, RunnerError>((status, bytes))
         };
-        let (status, bytes) = tokio::time::timeout(self.settings.request_timeout, exchange)
+        let (status, bytes) = tokio::time::timeout(self.inner.settings.request_timeout, exchange)
             .await
             .map_err(|_| RunnerError::Timeout)??;
         let value = if bytes.is_empty() {
@@ -162,7 +172,7 @@ impl PlaybookRunner for NoetlClient {
     async fn validate_session(&self, token: &SessionToken) -> Result<Option<Session>, RunnerError> {
         let body = json!({
             "session_token": token.expose(),
-            "credential": self.settings.session_credential,
+            "credential": self.inner.settings.session_credential,
         });
         let (status, answer) = self
             .call(Method::POST, "/api/auth/session/validate", Some(&body))

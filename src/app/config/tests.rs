@@ -1,4 +1,5 @@
 //! Tests of configuration loading, run inside figment's Jail (never `set_var`).
+#![allow(clippy::result_large_err)]
 
 use std::time::Duration;
 

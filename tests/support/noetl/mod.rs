@@ -23,7 +23,16 @@ pub const FAILING: &str = "tests/failing";
 pub const SILENT: &str = "tests/silent";
 pub const SILENT_FAILING: &str = "tests/silent_failing";
 
-const KNOWN: &[&str] = &[LOGIN, VALIDATE, CHECK_ACCESS, ECHO, SLOW, FAILING, SILENT, SILENT_FAILING];
+const KNOWN: &[&str] = &[
+    LOGIN,
+    VALIDATE,
+    CHECK_ACCESS,
+    ECHO,
+    SLOW,
+    FAILING,
+    SILENT,
+    SILENT_FAILING,
+];
 
 /// One call the stand-in received.
 #[derive(Debug, Clone)]
@@ -78,7 +87,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl State {
     fn record(&self, method: &str, path: &str, body: Value) {
-        lock(&self.calls).push(Call { method: method.into(), path: path.into(), body });
+        lock(&self.calls).push(Call {
+            method: method.into(),
+            path: path.into(),
+            body,
+        });
     }
 
     fn set_status(&self, id: u64, status: &str, event: Option<Value>) {
@@ -98,18 +111,30 @@ impl State {
         let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(8);
         let expires_at = format!(
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}+00",
-            expires.year(), u8::from(expires.month()), expires.day(),
-            expires.hour(), expires.minute(), expires.second(), expires.microsecond()
+            expires.year(),
+            u8::from(expires.month()),
+            expires.day(),
+            expires.hour(),
+            expires.minute(),
+            expires.second(),
+            expires.microsecond()
         );
         lock(&self.sessions).insert(
             token.clone(),
-            StandInSession { user: user.clone(), expires_at: expires_at.clone(), is_active: true },
+            StandInSession {
+                user: user.clone(),
+                expires_at: expires_at.clone(),
+                is_active: true,
+            },
         );
         (token, user, expires_at)
     }
 
     fn session(&self, token: &str) -> Option<StandInSession> {
-        lock(&self.sessions).get(token).cloned().filter(|s| s.is_active)
+        lock(&self.sessions)
+            .get(token)
+            .cloned()
+            .filter(|s| s.is_active)
     }
 }
 
@@ -134,17 +159,29 @@ impl NoetlStandIn {
             stall_ms: AtomicU64::new(0),
             http: reqwest::Client::new(),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind stand-in");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind stand-in");
         let addr = listener.local_addr().expect("stand-in address");
         let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("acceptor");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = routes::app(state.clone());
         tokio::spawn(async move {
             let _ = poem::Server::new_with_acceptor(acceptor)
-                .run_with_graceful_shutdown(app, async move { let _ = stopped.await; }, Some(Duration::ZERO))
+                .run_with_graceful_shutdown(
+                    app,
+                    async move {
+                        let _ = stopped.await;
+                    },
+                    Some(Duration::ZERO),
+                )
                 .await;
         });
-        Self { addr, state, stop: Some(stop) }
+        Self {
+            addr,
+            state,
+            stop: Some(stop),
+        }
     }
 
     pub fn base_url(&self) -> String {
@@ -164,12 +201,18 @@ impl NoetlStandIn {
     }
 
     pub fn calls_to(&self, path: &str) -> Vec<Call> {
-        self.calls().into_iter().filter(|c| c.path == path).collect()
+        self.calls()
+            .into_iter()
+            .filter(|c| c.path == path)
+            .collect()
     }
 
     pub fn executions_of(&self, playbook: &str) -> Vec<Execution> {
-        let mut found: Vec<Execution> =
-            lock(&self.state.executions).values().filter(|e| e.path == playbook).cloned().collect();
+        let mut found: Vec<Execution> = lock(&self.state.executions)
+            .values()
+            .filter(|e| e.path == playbook)
+            .cloned()
+            .collect();
         found.sort_by_key(|e| e.id);
         found
     }
@@ -208,7 +251,9 @@ impl NoetlStandIn {
     }
 
     pub fn set_stall(&self, stall: Duration) {
-        self.state.stall_ms.store(stall.as_millis() as u64, Ordering::SeqCst);
+        self.state
+            .stall_ms
+            .store(stall.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Moves an execution to a final state, as the engine would.

@@ -42,16 +42,32 @@ async fn execute(state: St<'_>, body: Option<Json<Value>>) -> Response {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "path is required");
     };
     if !KNOWN.contains(&path.as_str()) {
-        return error(StatusCode::NOT_FOUND, &format!("Playbook not found: {path}"));
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("Playbook not found: {path}"),
+        );
     }
-    let payload = body.get("payload").or_else(|| body.get("workload")).cloned().unwrap_or(json!({}));
+    let payload = body
+        .get("payload")
+        .or_else(|| body.get("workload"))
+        .cloned()
+        .unwrap_or(json!({}));
     let id = state.next_id.fetch_add(1, Ordering::SeqCst);
     lock(&state.executions).insert(
         id,
-        Execution { id, path: path.clone(), payload: payload.clone(), status: "RUNNING".into(), events: vec![] },
+        Execution {
+            id,
+            path: path.clone(),
+            payload: payload.clone(),
+            status: "RUNNING".into(),
+            events: vec![],
+        },
     );
     tokio::spawn(worker::run(state.0.clone(), id, path, payload));
-    answer(StatusCode::OK, json!({"execution_id": id.to_string(), "status": "started", "commands_generated": 1}))
+    answer(
+        StatusCode::OK,
+        json!({"execution_id": id.to_string(), "status": "started", "commands_generated": 1}),
+    )
 }
 
 fn exec_json(e: &Execution) -> Value {
@@ -72,9 +88,15 @@ async fn exec_status(state: St<'_>, Path(id): Path<u64>) -> Response {
     };
     if state.legacy_status.load(Ordering::SeqCst) {
         let done = e.status != "RUNNING";
-        return answer(StatusCode::OK, json!({"execution_id": id, "completed": done, "failed": e.status == "FAILED"}));
+        return answer(
+            StatusCode::OK,
+            json!({"execution_id": id, "completed": done, "failed": e.status == "FAILED"}),
+        );
     }
-    answer(StatusCode::OK, json!({"execution_id": id, "status": e.status, "current_step": null, "path": e.path}))
+    answer(
+        StatusCode::OK,
+        json!({"execution_id": id, "status": e.status, "current_step": null, "path": e.path}),
+    )
 }
 
 #[handler]
@@ -98,18 +120,29 @@ async fn list(state: St<'_>) -> Response {
 
 #[handler]
 async fn cancel(state: St<'_>, Path(id): Path<u64>, body: Option<Json<Value>>) -> Response {
-    state.record("POST", &format!("/api/executions/{id}/cancel"), body_or_null(body));
+    state.record(
+        "POST",
+        &format!("/api/executions/{id}/cancel"),
+        body_or_null(body),
+    );
     stall(&state).await;
     if !lock(&state.executions).contains_key(&id) {
         return error(StatusCode::NOT_FOUND, &format!("Execution not found: {id}"));
     }
     state.set_status(id, "CANCELLED", None);
-    answer(StatusCode::OK, json!({"execution_id": id, "status": "CANCELLED"}))
+    answer(
+        StatusCode::OK,
+        json!({"execution_id": id, "status": "CANCELLED"}),
+    )
 }
 
 #[handler]
 async fn rerun(state: St<'_>, Path(id): Path<u64>, body: Option<Json<Value>>) -> Response {
-    state.record("POST", &format!("/api/executions/{id}/rerun"), body_or_null(body));
+    state.record(
+        "POST",
+        &format!("/api/executions/{id}/rerun"),
+        body_or_null(body),
+    );
     if !state.rerun_supported.load(Ordering::SeqCst) {
         return error(StatusCode::NOT_FOUND, "Not Found");
     }
@@ -117,9 +150,20 @@ async fn rerun(state: St<'_>, Path(id): Path<u64>, body: Option<Json<Value>>) ->
         return error(StatusCode::NOT_FOUND, &format!("Execution not found: {id}"));
     };
     let new_id = state.next_id.fetch_add(1, Ordering::SeqCst);
-    lock(&state.executions).insert(new_id, Execution { id: new_id, status: "RUNNING".into(), events: vec![], ..old.clone() });
+    lock(&state.executions).insert(
+        new_id,
+        Execution {
+            id: new_id,
+            status: "RUNNING".into(),
+            events: vec![],
+            ..old.clone()
+        },
+    );
     tokio::spawn(worker::run(state.0.clone(), new_id, old.path, old.payload));
-    answer(StatusCode::OK, json!({"execution_id": new_id.to_string(), "status": "started"}))
+    answer(
+        StatusCode::OK,
+        json!({"execution_id": new_id.to_string(), "status": "started"}),
+    )
 }
 
 #[handler]
@@ -127,9 +171,15 @@ async fn sync_login(state: St<'_>, body: Option<Json<Value>>) -> Response {
     let body = body_or_null(body);
     state.record("POST", "/api/auth/login", body.clone());
     stall(&state).await;
-    let token = body.get("auth0_token").and_then(Value::as_str).unwrap_or_default();
+    let token = body
+        .get("auth0_token")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let (ok, data) = worker::login_outcome(&state, token);
-    answer(StatusCode::OK, json!({"status": if ok { "success" } else { "error" }, "data": data}))
+    answer(
+        StatusCode::OK,
+        json!({"status": if ok { "success" } else { "error" }, "data": data}),
+    )
 }
 
 #[handler]
@@ -137,9 +187,15 @@ async fn sync_validate(state: St<'_>, body: Option<Json<Value>>) -> Response {
     let body = body_or_null(body);
     state.record("POST", "/api/auth/session/validate", body.clone());
     stall(&state).await;
-    let token = body.get("session_token").and_then(Value::as_str).unwrap_or_default();
+    let token = body
+        .get("session_token")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     match state.session(token) {
-        Some(s) => answer(StatusCode::OK, json!({"status": "ok", "valid": true, "user": s.user, "expires_at": s.expires_at})),
+        Some(s) => answer(
+            StatusCode::OK,
+            json!({"status": "ok", "valid": true, "user": s.user, "expires_at": s.expires_at}),
+        ),
         None => answer(StatusCode::OK, json!({"status": "ok", "valid": false})),
     }
 }
@@ -150,20 +206,29 @@ async fn sync_check_access(state: St<'_>, body: Option<Json<Value>>) -> Response
     state.record("POST", "/api/auth/check-playbook-access", body.clone());
     stall(&state).await;
     let (ok, data) = worker::access_outcome(&state, &body);
-    answer(StatusCode::OK, json!({"status": if ok { "success" } else { "error" }, "data": data}))
+    answer(
+        StatusCode::OK,
+        json!({"status": if ok { "success" } else { "error" }, "data": data}),
+    )
 }
 
 #[handler]
 async fn health(state: St<'_>) -> Response {
     state.record("GET", "/api/health", Value::Null);
     stall(&state).await;
-    answer(StatusCode::OK, json!({"status": "ok", "database": "connected", "nats": "connected"}))
+    answer(
+        StatusCode::OK,
+        json!({"status": "ok", "database": "connected", "nats": "connected"}),
+    )
 }
 
 #[handler]
 async fn catalog_list(state: St<'_>, body: Option<Json<Value>>) -> Response {
     state.record("POST", "/api/catalog/list", body_or_null(body));
-    let items: Vec<Value> = KNOWN.iter().map(|p| json!({"path": p, "resource_type": "Playbook"})).collect();
+    let items: Vec<Value> = KNOWN
+        .iter()
+        .map(|p| json!({"path": p, "resource_type": "Playbook"}))
+        .collect();
     answer(StatusCode::OK, json!({"items": items}))
 }
 
