@@ -3,6 +3,7 @@
 //! concrete adapters.
 
 pub mod application;
+pub mod auth;
 pub mod config;
 pub mod gateway;
 pub mod readiness;

@@ -1,6 +1,7 @@
 //! Domain layer: pure rules and value types of the gateway. Depends on std, serde, uuid,
 //! time and sha2 (for the one-way session key) only; knows nothing of HTTP, NATS or config.
 
+mod auth;
 mod error;
 mod event;
 mod execution;
@@ -11,6 +12,9 @@ mod session;
 mod token;
 mod user;
 
+pub use auth::{
+    AccessDecision, AccessQuery, IdpToken, LoginRequest, LoginSuccess, LoginVerdict, Permission,
+};
 pub use error::ValidationError;
 pub use event::{AuthReply, ClientEvent, EventCursor, EventError, LoggedEvent};
 pub use execution::{ExecutionState, ExecutionStatus};

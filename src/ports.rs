@@ -16,7 +16,9 @@ pub use forwarder::{BodyStream, ForwardError, ForwardRequest, ForwardResponse, F
 pub use playbook_runner::{PlaybookRunner, RunnerError};
 pub use reply_bus::{IncomingReply, ReplyBus, ReplyBusError, ReplyOutcome, ReplyStream};
 pub use request_store::{RequestStore, RequestStoreError};
-pub use session_cache::{InvalidationStream, SessionCache, SessionCacheError};
+pub use session_cache::{
+    CacheLookup, Invalidation, InvalidationStream, SessionCache, SessionCacheError,
+};
 
 /// The boxed infrastructure cause carried by port errors.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;

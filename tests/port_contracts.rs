@@ -11,11 +11,26 @@ use noetl_gateway::adapters::memory::{
     InMemoryEventLog, InMemoryForwarder, InMemoryPlaybookRunner, InMemoryReplyBus,
     InMemoryRequestStore, InMemorySessionCache,
 };
+use noetl_gateway::adapters::nats::{NatsConnection, NatsReplyBus, NatsSessionCache};
 use noetl_gateway::adapters::noetl::{NoetlClient, NoetlSettings};
+
+async fn connected(url: &str) -> NatsConnection {
+    let conn = NatsConnection::start(url, "contract-test")
+        .await
+        .expect("valid url");
+    let up = support::eventually(Duration::from_secs(10), || async { conn.is_connected() }).await;
+    assert!(up, "connected to the test nats-server");
+    conn
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
 
 #[tokio::test]
 async fn in_memory_session_cache_keeps_the_session_cache_contract() {
-    contracts::session_cache::run(|ttl| async move { InMemorySessionCache::new(ttl) }).await;
+    contracts::session_cache::run(|ttl| async move { InMemorySessionCache::new(ttl, ttl * 20) })
+        .await;
 }
 
 #[tokio::test]
@@ -101,4 +116,34 @@ async fn noetl_client_against_the_stand_in_keeps_the_runner_contract() {
         serde_json::json!(true),
         "cancels cascade to children"
     );
+}
+
+#[tokio::test]
+async fn nats_session_cache_keeps_the_session_cache_contract() {
+    let nats = support::NatsServer::start();
+    let conn = connected(&nats.url()).await;
+    contracts::session_cache::run(|ttl| {
+        let conn = conn.clone();
+        async move { NatsSessionCache::new(conn, &unique("sessions"), ttl, ttl * 20, 1) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nats_reply_bus_keeps_the_reply_bus_contract() {
+    let nats = support::NatsServer::start();
+    let conn = connected(&nats.url()).await;
+    contracts::reply_bus::run(|| {
+        let conn = conn.clone();
+        async move { NatsReplyBus::new(conn, "contract.callbacks") }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_nats_reply_reaches_a_waiter_on_another_replica() {
+    let nats = support::NatsServer::start();
+    let waiting_side = NatsReplyBus::new(connected(&nats.url()).await, "noetl.callbacks");
+    let delivering_side = NatsReplyBus::new(connected(&nats.url()).await, "noetl.callbacks");
+    contracts::reply_bus::across(waiting_side, delivering_side).await;
 }

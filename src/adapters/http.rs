@@ -4,13 +4,18 @@
 //! through the `Gateway` placed in request data, so the API types stay plain structs and the
 //! spec can be generated without a running gateway.
 
+mod auth_api;
+mod auth_dto;
 mod body_limit;
+mod callback_api;
 mod envelope;
 mod error;
 mod health;
 mod request_id;
 mod routes;
+mod session_auth;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use request_id::CorrelationId;
-pub use routes::{internal_endpoint, openapi_json, public_endpoint};
+pub use routes::{internal_endpoint, internal_openapi_json, openapi_json, public_endpoint};
+pub use session_auth::token_from_request;

@@ -1,7 +1,12 @@
 //! Adapters (nats): async-nats behind the shared-state ports. `connection` owns the one
-//! client, connects in the background and reports its state; the K/V, stream and reply-bus
-//! adapters are built on it.
+//! client, connects in the background and reports its state; the K/V session cache and the
+//! reply bus are built on it and fail fast (callers degrade) while it is away.
 
+mod bucket;
 mod connection;
+mod reply_bus;
+mod session_cache;
 
 pub use connection::{NatsConnection, NatsError, redact_url};
+pub use reply_bus::NatsReplyBus;
+pub use session_cache::NatsSessionCache;

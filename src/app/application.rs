@@ -13,12 +13,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::Config;
+use super::auth::{AuthService, AuthSettings, LocalSessions};
 use super::gateway::Gateway;
 use super::readiness::Readiness;
-use super::wiring::{BusAdapter, RunnerAdapter};
+use super::wiring::{BusAdapter, ReplyBusAdapter, RunnerAdapter, SessionCacheAdapter};
 use crate::adapters::http::{internal_endpoint, public_endpoint};
-use crate::adapters::memory::InMemoryBus;
-use crate::adapters::nats::{NatsConnection, NatsError};
+use crate::adapters::memory::{InMemoryBus, InMemoryReplyBus, InMemorySessionCache};
+use crate::adapters::nats::{NatsConnection, NatsError, NatsReplyBus, NatsSessionCache};
 use crate::adapters::noetl::NoetlClient;
 
 #[derive(Debug, thiserror::Error)]
@@ -97,10 +98,54 @@ impl Application {
             };
             format!("http://{host}:{}", internal_addr.port())
         });
+        let (cache, replies) = match &bus {
+            BusAdapter::Nats(conn) => (
+                SessionCacheAdapter::Nats(NatsSessionCache::new(
+                    conn.clone(),
+                    &config.nats.session_bucket,
+                    config.nats.session_ttl,
+                    config.auth.revocation_ttl,
+                    config.nats.replicas,
+                )),
+                ReplyBusAdapter::Nats(NatsReplyBus::new(
+                    conn.clone(),
+                    &config.nats.callback_subject_prefix,
+                )),
+            ),
+            BusAdapter::Memory(_) => (
+                SessionCacheAdapter::Memory(InMemorySessionCache::new(
+                    config.nats.session_ttl,
+                    config.auth.revocation_ttl,
+                )),
+                ReplyBusAdapter::Memory(InMemoryReplyBus::new()),
+            ),
+        };
+        let auth = AuthService::new(
+            runner.clone(),
+            cache,
+            replies,
+            AuthSettings {
+                mode: config.auth.mode,
+                login_playbook: config.auth.login_playbook.clone(),
+                validate_playbook: config.auth.validate_playbook.clone(),
+                check_access_playbook: config.auth.check_access_playbook.clone(),
+                playbook_timeout: config.auth.playbook_timeout,
+                gateway_url: internal_url.clone(),
+            },
+            LocalSessions::new(
+                config.auth.local_capacity,
+                config.nats.session_ttl,
+                config.auth.negative_ttl,
+                config.auth.revocation_ttl,
+            ),
+        );
+        auth.follow_invalidations();
         let gateway = Arc::new(Gateway {
+            auth,
             readiness: Readiness::new(runner, bus),
             max_body_bytes: config.max_body_bytes,
             internal_url,
+            callback_secret: config.callback_secret.clone(),
         });
         Ok(Self {
             gateway,

@@ -3,11 +3,19 @@
 
 use serde_json::Value;
 
-use crate::adapters::memory::{InMemoryBus, InMemoryPlaybookRunner};
-use crate::adapters::nats::NatsConnection;
+use crate::adapters::memory::{
+    InMemoryBus, InMemoryPlaybookRunner, InMemoryReplyBus, InMemorySessionCache,
+};
+use crate::adapters::nats::{NatsConnection, NatsReplyBus, NatsSessionCache};
 use crate::adapters::noetl::NoetlClient;
-use crate::domain::{ExecutionId, ExecutionStatus, PlaybookPath, Session, SessionToken};
-use crate::ports::{BusMonitor, BusState, PlaybookRunner, RunnerError};
+use crate::domain::{
+    AccessDecision, AccessQuery, AuthReply, ExecutionId, ExecutionStatus, LoginRequest,
+    LoginVerdict, PlaybookPath, RequestId, Session, SessionKey, SessionToken,
+};
+use crate::ports::{
+    BusMonitor, BusState, CacheLookup, InvalidationStream, PlaybookRunner, ReplyBus, ReplyBusError,
+    ReplyOutcome, ReplyStream, RunnerError, SessionCache, SessionCacheError,
+};
 
 /// The workflow engine: NoETL over REST, or the in-memory twin.
 #[derive(Debug, Clone)]
@@ -16,11 +24,15 @@ pub enum RunnerAdapter {
     Memory(InMemoryPlaybookRunner),
 }
 
+/// Forwards a port call to whichever variant is present.
 macro_rules! dispatch {
     ($self:ident, $inner:ident => $call:expr) => {
+        dispatch!($self, Noetl, Memory, $inner => $call)
+    };
+    ($self:ident, $a:ident, $b:ident, $inner:ident => $call:expr) => {
         match $self {
-            Self::Noetl($inner) => $call.await,
-            Self::Memory($inner) => $call.await,
+            Self::$a($inner) => $call.await,
+            Self::$b($inner) => $call.await,
         }
     };
 }
@@ -46,6 +58,14 @@ impl PlaybookRunner for RunnerAdapter {
         dispatch!(self, r => r.validate_session(token))
     }
 
+    async fn login(&self, request: &LoginRequest) -> Result<LoginVerdict, RunnerError> {
+        dispatch!(self, r => r.login(request))
+    }
+
+    async fn check_access(&self, query: &AccessQuery) -> Result<AccessDecision, RunnerError> {
+        dispatch!(self, r => r.check_access(query))
+    }
+
     async fn health(&self) -> Result<(), RunnerError> {
         dispatch!(self, r => r.health())
     }
@@ -64,5 +84,51 @@ impl BusMonitor for BusAdapter {
             Self::Memory(b) => b.state(),
             Self::Nats(b) => b.state(),
         }
+    }
+}
+
+/// The shared session cache: in memory (single replica) or NATS K/V.
+#[derive(Debug, Clone)]
+pub enum SessionCacheAdapter {
+    Memory(InMemorySessionCache),
+    Nats(NatsSessionCache),
+}
+
+impl SessionCache for SessionCacheAdapter {
+    async fn get(&self, key: &SessionKey) -> Result<CacheLookup, SessionCacheError> {
+        dispatch!(self, Memory, Nats, c => c.get(key))
+    }
+
+    async fn put(&self, key: &SessionKey, session: &Session) -> Result<(), SessionCacheError> {
+        dispatch!(self, Memory, Nats, c => c.put(key, session))
+    }
+
+    async fn remove(&self, key: &SessionKey) -> Result<(), SessionCacheError> {
+        dispatch!(self, Memory, Nats, c => c.remove(key))
+    }
+
+    async fn revoke(&self, key: &SessionKey) -> Result<(), SessionCacheError> {
+        dispatch!(self, Memory, Nats, c => c.revoke(key))
+    }
+
+    async fn invalidations(&self) -> Result<InvalidationStream, SessionCacheError> {
+        dispatch!(self, Memory, Nats, c => c.invalidations())
+    }
+}
+
+/// The auth reply bus: this process only, or across replicas over NATS.
+#[derive(Debug, Clone)]
+pub enum ReplyBusAdapter {
+    Memory(InMemoryReplyBus),
+    Nats(NatsReplyBus),
+}
+
+impl ReplyBus for ReplyBusAdapter {
+    async fn subscribe(&self, request: &RequestId) -> Result<ReplyStream, ReplyBusError> {
+        dispatch!(self, Memory, Nats, b => b.subscribe(request))
+    }
+
+    async fn deliver(&self, reply: AuthReply) -> Result<ReplyOutcome, ReplyBusError> {
+        dispatch!(self, Memory, Nats, b => b.deliver(reply))
     }
 }

@@ -4,7 +4,10 @@ use std::future::Future;
 
 use serde_json::Value;
 
-use crate::domain::{ExecutionId, ExecutionStatus, PlaybookPath, Session, SessionToken};
+use crate::domain::{
+    AccessDecision, AccessQuery, ExecutionId, ExecutionStatus, LoginRequest, LoginVerdict,
+    PlaybookPath, Session, SessionToken,
+};
 
 use super::Cause;
 
@@ -78,6 +81,25 @@ pub trait PlaybookRunner: Clone + Send + Sync + 'static {
         &self,
         token: &SessionToken,
     ) -> impl Future<Output = Result<Option<Session>, RunnerError>> + Send;
+
+    /// Logs in through the engine's synchronous login route (no worker involved).
+    ///
+    /// # Errors
+    /// `NotSupported` when the server has no such route; `Unavailable`, `Timeout`,
+    /// `InvalidResponse` when no trustworthy answer came back. A refusal is a verdict.
+    fn login(
+        &self,
+        request: &LoginRequest,
+    ) -> impl Future<Output = Result<LoginVerdict, RunnerError>> + Send;
+
+    /// Checks playbook access through the engine's synchronous route.
+    ///
+    /// # Errors
+    /// As for `login`. A denial is a decision, not an error.
+    fn check_access(
+        &self,
+        query: &AccessQuery,
+    ) -> impl Future<Output = Result<AccessDecision, RunnerError>> + Send;
 
     /// Checks that the engine answers its health route.
     ///

@@ -69,3 +69,37 @@ where
         "dropping unregisters"
     );
 }
+
+/// A reply delivered on one bus instance reaches the waiter registered on another, and the
+/// waiter's verdict travels back.
+pub async fn across<B: ReplyBus>(waiting_side: B, delivering_side: B) {
+    let request = RequestId::generate();
+    let mut waiting = waiting_side.subscribe(&request).await.unwrap();
+    let judge = tokio::spawn(async move {
+        let incoming = waiting.next().await.expect("the reply crosses over");
+        assert_eq!(incoming.reply.data, serde_json::json!({"n": 1}));
+        let _ = incoming.verdict.send(true);
+        waiting
+    });
+    assert_eq!(
+        delivering_side
+            .deliver(reply(&request, true))
+            .await
+            .unwrap(),
+        ReplyOutcome::Accepted
+    );
+    let waiting = tokio::time::timeout(Duration::from_secs(5), judge)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(waiting);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        delivering_side
+            .deliver(reply(&request, true))
+            .await
+            .unwrap(),
+        ReplyOutcome::NoWaiter,
+        "a dropped remote waiter is no waiter"
+    );
+}

@@ -4,6 +4,7 @@
 
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use tracing::Instrument;
 
 use super::error::{ErrorBody, ErrorCode};
 use super::request_id::{CorrelationId, HEADER};
@@ -30,7 +31,16 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
         let id =
             CorrelationId::from_header(req.headers().get(HEADER).and_then(|v| v.to_str().ok()));
         req.extensions_mut().insert(id.clone());
-        let mut response = match self.inner.call(req).await {
+        // The path only: query strings may carry tokens (EventSource cannot send headers).
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id.as_str(),
+            method = %req.method(),
+            path = %req.uri().path(),
+        );
+        let started = std::time::Instant::now();
+        let outcome = self.inner.call(req).instrument(span.clone()).await;
+        let mut response = match outcome {
             Ok(output) => {
                 let response = output.into_response();
                 if needs_envelope(&response) {
@@ -56,6 +66,12 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
         if let Ok(value) = HeaderValue::from_str(id.as_str()) {
             response.headers_mut().insert(HEADER, value);
         }
+        tracing::info!(
+            parent: &span,
+            status = response.status().as_u16(),
+            elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "response"
+        );
         Ok(response)
     }
 }

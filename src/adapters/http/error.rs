@@ -2,7 +2,13 @@
 //! status to its stable code.
 
 use poem::http::StatusCode;
-use poem_openapi::{Enum, Object};
+use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
+use poem_openapi::{ApiResponse, Enum, Object};
+
+use super::request_id::CorrelationId;
+use crate::app::auth::AuthError;
+use crate::domain::ValidationError;
 
 /// Stable, machine-readable error codes. Clients switch on these, never on `error` text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -82,6 +88,111 @@ impl ErrorBody {
             error: message.into(),
             code,
             request_id: request_id.to_owned(),
+        }
+    }
+}
+
+/// An error a handler answers with: the one place statuses, codes and retry hints are chosen.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+    pub retry_after_secs: Option<u32>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: ErrorCode,
+        message: impl Into<String>,
+        id: &CorrelationId,
+    ) -> Self {
+        Self {
+            status,
+            body: ErrorBody::new(code, message, id.as_str()),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn invalid_input(err: &ValidationError, id: &CorrelationId) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadUserInput,
+            err.to_string(),
+            id,
+        )
+    }
+
+    pub fn unauthenticated(message: &str, id: &CorrelationId) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+            message,
+            id,
+        )
+    }
+
+    /// How an auth failure is told to a REST client.
+    pub fn from_auth(err: &AuthError, id: &CorrelationId) -> Self {
+        tracing::warn!(request_id = %id.as_str(), error = %err, cause = ?std::error::Error::source(err).map(ToString::to_string), "auth backend failure");
+        let (status, code, retry) = match err {
+            AuthError::Unavailable(_) | AuthError::Callbacks(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::BackendUnavailable,
+                Some(2),
+            ),
+            AuthError::Timeout => (StatusCode::GATEWAY_TIMEOUT, ErrorCode::BackendTimeout, None),
+            AuthError::CallbackTimeout(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::BackendTimeout,
+                Some(2),
+            ),
+            AuthError::Backend(_) => (StatusCode::BAD_GATEWAY, ErrorCode::BackendError, None),
+        };
+        let mut api = Self::new(status, code, err.to_string(), id);
+        api.retry_after_secs = retry;
+        api
+    }
+}
+
+/// The answer of a REST operation: its success body, or the JSON error model with the
+/// statuses our handlers produce.
+#[derive(ApiResponse)]
+pub enum Reply<T: ToJSON + Send + Sync> {
+    /// Success.
+    #[oai(status = 200)]
+    Ok(Json<T>),
+    /// The request is malformed or breaks a rule (`BAD_REQUEST`, `BAD_USER_INPUT`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// No valid session, or a refused login (`UNAUTHENTICATED`).
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The session may not do this (`FORBIDDEN`).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// NoETL answered with an error (`BACKEND_ERROR`).
+    #[oai(status = 502)]
+    BadGateway(Json<ErrorBody>),
+    /// NoETL or the auth playbook cannot answer now; retry after the hinted seconds
+    /// (`BACKEND_UNAVAILABLE`, `BACKEND_TIMEOUT`).
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] Option<u32>),
+    /// NoETL did not answer in time (`BACKEND_TIMEOUT`).
+    #[oai(status = 504)]
+    GatewayTimeout(Json<ErrorBody>),
+}
+
+impl<T: ToJSON + Send + Sync> From<ApiError> for Reply<T> {
+    fn from(err: ApiError) -> Self {
+        let body = Json(err.body);
+        match err.status.as_u16() {
+            401 => Self::Unauthorized(body),
+            403 => Self::Forbidden(body),
+            502 => Self::BadGateway(body),
+            503 => Self::Unavailable(body, err.retry_after_secs),
+            504 => Self::GatewayTimeout(body),
+            _ => Self::BadRequest(body),
         }
     }
 }

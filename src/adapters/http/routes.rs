@@ -2,19 +2,21 @@
 
 use std::sync::Arc;
 
-use poem::middleware::{CatchPanic, Tracing};
+use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
+use super::auth_api::AuthApi;
 use super::body_limit::BodyLimit;
+use super::callback_api::CallbackApi;
 use super::envelope::Envelope;
 use super::health::HealthApi;
 use crate::app::Gateway;
 
 const TITLE: &str = "noetl-gateway";
 
-fn public_api() -> OpenApiService<HealthApi, ()> {
-    OpenApiService::new(HealthApi, TITLE, env!("CARGO_PKG_VERSION")).description(
+fn public_api() -> OpenApiService<(HealthApi, AuthApi), ()> {
+    OpenApiService::new((HealthApi, AuthApi), TITLE, env!("CARGO_PKG_VERSION")).description(
         "Public REST API of the NoETL gateway. Errors: {\"error\",\"code\",\"request_id\"}.",
     )
 }
@@ -22,6 +24,22 @@ fn public_api() -> OpenApiService<HealthApi, ()> {
 /// The OpenAPI document of the public REST API, as committed in `openapi/openapi.json`.
 pub fn openapi_json() -> String {
     public_api().spec()
+}
+
+fn internal_api() -> OpenApiService<(HealthApi, CallbackApi), ()> {
+    OpenApiService::new(
+        (HealthApi, CallbackApi),
+        "noetl-gateway internal",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Internal listener: worker callbacks. Bearer GATEWAY_CALLBACK_SECRET when configured.",
+    )
+}
+
+/// The OpenAPI document of the internal listener (worker callbacks).
+pub fn internal_openapi_json() -> String {
+    internal_api().spec()
 }
 
 /// Everything browsers and CLIs may call.
@@ -32,7 +50,6 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
         .with(BodyLimit::new(max_body))
         .with(CatchPanic::new())
         .data(gateway)
-        .with(Tracing)
         .with(Envelope)
 }
 
@@ -47,6 +64,5 @@ pub fn internal_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
         .with(BodyLimit::new(max_body))
         .with(CatchPanic::new())
         .data(gateway)
-        .with(Tracing)
         .with(Envelope)
 }

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::domain::{
-    ExecutionId, ExecutionState, ExecutionStatus, PlaybookPath, Session, SessionKey, SessionToken,
+    AccessDecision, AccessQuery, ExecutionId, ExecutionState, ExecutionStatus, LoginRequest,
+    LoginVerdict, PlaybookPath, Session, SessionKey, SessionToken,
 };
 use crate::ports::{PlaybookRunner, RunnerError};
 
@@ -29,6 +30,7 @@ struct Inner {
     sessions: HashMap<SessionKey, Session>,
     rerun_supported: bool,
     down: bool,
+    logins: HashMap<String, LoginVerdict>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -69,6 +71,11 @@ impl InMemoryPlaybookRunner {
 
     pub fn add_session(&self, token: &SessionToken, session: Session) {
         self.with(|i| i.sessions.insert(token.key(), session));
+    }
+
+    /// Scripts the answer to a login with this identity-provider token.
+    pub fn script_login(&self, idp_token: &str, verdict: LoginVerdict) {
+        self.with(|i| i.logins.insert(idp_token.to_owned(), verdict));
     }
 
     pub fn set_rerun_supported(&self, supported: bool) {
@@ -162,6 +169,37 @@ impl PlaybookRunner for InMemoryPlaybookRunner {
     async fn validate_session(&self, token: &SessionToken) -> Result<Option<Session>, RunnerError> {
         self.check_up()?;
         Ok(self.with(|i| i.sessions.get(&token.key()).cloned()))
+    }
+
+    async fn login(&self, request: &LoginRequest) -> Result<LoginVerdict, RunnerError> {
+        self.check_up()?;
+        Ok(self.with(|i| {
+            i.logins
+                .get(request.auth0_token.expose())
+                .cloned()
+                .unwrap_or(LoginVerdict::Refused {
+                    reason: "Invalid token".to_owned(),
+                })
+        }))
+    }
+
+    /// Admins may do anything; other known sessions nothing; unknown sessions are denied.
+    async fn check_access(&self, query: &AccessQuery) -> Result<AccessDecision, RunnerError> {
+        self.check_up()?;
+        Ok(
+            self.with(|i| match i.sessions.get(&query.session_token.key()) {
+                Some(session) => AccessDecision {
+                    allowed: session.user.roles.contains("admin"),
+                    user: Some(session.user.clone()),
+                    message: "checked by the twin".to_owned(),
+                },
+                None => AccessDecision {
+                    allowed: false,
+                    user: None,
+                    message: "Invalid session".to_owned(),
+                },
+            }),
+        )
     }
 
     async fn health(&self) -> Result<(), RunnerError> {

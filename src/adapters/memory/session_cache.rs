@@ -9,30 +9,42 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::domain::{Session, SessionKey};
-use crate::ports::{InvalidationStream, SessionCache, SessionCacheError};
+use crate::ports::{
+    CacheLookup, Invalidation, InvalidationStream, SessionCache, SessionCacheError,
+};
 
 use super::ttl_map::TtlMap;
 
+#[derive(Debug)]
+struct Maps {
+    entries: TtlMap<SessionKey, Session>,
+    revoked: TtlMap<SessionKey, ()>,
+}
+
 #[derive(Debug, Clone)]
 pub struct InMemorySessionCache {
-    entries: Arc<Mutex<TtlMap<SessionKey, Session>>>,
+    maps: Arc<Mutex<Maps>>,
     changes: broadcast::Sender<SessionKey>,
 }
 
 impl InMemorySessionCache {
-    pub fn new(ttl: Duration) -> Self {
+    /// Entries live `ttl`; revocations live `revocation_ttl`.
+    pub fn new(ttl: Duration, revocation_ttl: Duration) -> Self {
         let (changes, _) = broadcast::channel(1024);
         Self {
-            entries: Arc::new(Mutex::new(TtlMap::new(ttl))),
+            maps: Arc::new(Mutex::new(Maps {
+                entries: TtlMap::new(ttl),
+                revoked: TtlMap::new(revocation_ttl),
+            })),
             changes,
         }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut TtlMap<SessionKey, Session>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut Maps) -> T) -> T {
         // A poisoned lock only means another thread panicked mid-update of a cache; the map
         // is still structurally sound, so keep serving.
         let mut guard = self
-            .entries
+            .maps
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut guard)
@@ -40,12 +52,20 @@ impl InMemorySessionCache {
 }
 
 impl SessionCache for InMemorySessionCache {
-    async fn get(&self, key: &SessionKey) -> Result<Option<Session>, SessionCacheError> {
-        Ok(self.with(|m| m.get(key)))
+    async fn get(&self, key: &SessionKey) -> Result<CacheLookup, SessionCacheError> {
+        Ok(self.with(|m| {
+            if m.revoked.get(key).is_some() {
+                CacheLookup::Revoked
+            } else {
+                m.entries
+                    .get(key)
+                    .map_or(CacheLookup::Miss, CacheLookup::Hit)
+            }
+        }))
     }
 
     async fn put(&self, key: &SessionKey, session: &Session) -> Result<(), SessionCacheError> {
-        let replaced = self.with(|m| m.insert(key.clone(), session.clone()));
+        let replaced = self.with(|m| m.entries.insert(key.clone(), session.clone()));
         if replaced.is_some() {
             let _ = self.changes.send(key.clone());
         }
@@ -53,15 +73,24 @@ impl SessionCache for InMemorySessionCache {
     }
 
     async fn remove(&self, key: &SessionKey) -> Result<(), SessionCacheError> {
-        self.with(|m| m.remove(key));
+        self.with(|m| m.entries.remove(key));
         // Announced even when absent: another level may still hold a copy.
+        let _ = self.changes.send(key.clone());
+        Ok(())
+    }
+
+    async fn revoke(&self, key: &SessionKey) -> Result<(), SessionCacheError> {
+        self.with(|m| {
+            m.entries.remove(key);
+            m.revoked.insert(key.clone(), ());
+        });
         let _ = self.changes.send(key.clone());
         Ok(())
     }
 
     async fn invalidations(&self) -> Result<InvalidationStream, SessionCacheError> {
         let stream = BroadcastStream::new(self.changes.subscribe())
-            .filter_map(|item| std::future::ready(item.ok()));
+            .filter_map(|item| std::future::ready(item.ok().map(Invalidation::Key)));
         Ok(stream.boxed())
     }
 }

@@ -12,7 +12,10 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
 use super::dto::{ExecuteAnswer, StatusAnswer, ValidateAnswer, error_message};
-use crate::domain::{ExecutionId, ExecutionStatus, PlaybookPath, Session, SessionToken};
+use crate::domain::{
+    AccessDecision, AccessQuery, ExecutionId, ExecutionStatus, LoginRequest, LoginVerdict,
+    PlaybookPath, Session, SessionToken,
+};
 use crate::ports::{PlaybookRunner, RunnerError};
 
 /// Largest JSON answer read from NoETL's API routes (the proxy streams; this client does not).
@@ -187,6 +190,50 @@ impl PlaybookRunner for NoetlClient {
         }
     }
 
+    async fn login(&self, request: &LoginRequest) -> Result<LoginVerdict, RunnerError> {
+        let body = json!({
+            "auth0_token": request.auth0_token.expose(),
+            "auth0_domain": request.auth0_domain,
+            "client_ip": request.client_ip,
+            "session_duration_hours": request.session_duration_hours,
+            "credential": self.inner.settings.session_credential,
+        });
+        let (status, answer) = self
+            .call(Method::POST, "/api/auth/login", Some(&body))
+            .await?;
+        match status {
+            s if s.is_success() || s == StatusCode::UNAUTHORIZED => Ok(sync_verdict(&answer)),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+                Err(RunnerError::NotSupported("synchronous login"))
+            }
+            s => Err(Self::refused(s, &answer)),
+        }
+    }
+
+    async fn check_access(&self, query: &AccessQuery) -> Result<AccessDecision, RunnerError> {
+        let body = json!({
+            "session_token": query.session_token.expose(),
+            "playbook_path": query.playbook_path.as_str(),
+            "permission_type": query.permission.as_str(),
+            "action": query.permission.as_str(),
+            "credential": self.inner.settings.session_credential,
+        });
+        let (status, answer) = self
+            .call(Method::POST, "/api/auth/check-playbook-access", Some(&body))
+            .await?;
+        match status {
+            s if s.is_success() || s == StatusCode::FORBIDDEN || s == StatusCode::UNAUTHORIZED => {
+                let success = answer.get("status").and_then(Value::as_str) == Some("success");
+                let data = answer.get("data").cloned().unwrap_or(Value::Null);
+                Ok(AccessDecision::from_data(success, &data))
+            }
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+                Err(RunnerError::NotSupported("synchronous access check"))
+            }
+            s => Err(Self::refused(s, &answer)),
+        }
+    }
+
     async fn health(&self) -> Result<(), RunnerError> {
         let (status, answer) = self.call(Method::GET, "/api/health", None).await?;
         if status.is_success() {
@@ -195,4 +242,11 @@ impl PlaybookRunner for NoetlClient {
             Err(Self::refused(status, &answer))
         }
     }
+}
+
+/// `{"status":"success"|"error","data":{…}}` from the synchronous login route.
+fn sync_verdict(answer: &Value) -> LoginVerdict {
+    let success = answer.get("status").and_then(Value::as_str) == Some("success");
+    let data = answer.get("data").cloned().unwrap_or(Value::Null);
+    LoginVerdict::from_data(success, &data)
 }

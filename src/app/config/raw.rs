@@ -34,6 +34,12 @@ pub const ENV_KEYS: &[&str] = &[
     "GATEWAY_DRAIN_SECS",
     "GATEWAY_MAX_BODY_BYTES",
     "LOG_FORMAT",
+    "GATEWAY_AUTH_MODE",
+    "GATEWAY_ENFORCE_PLAYBOOK_ACCESS",
+    "GATEWAY_SESSION_REVOCATION_TTL_SECS",
+    "GATEWAY_SESSION_LOCAL_CAPACITY",
+    "GATEWAY_SESSION_NEGATIVE_TTL_SECS",
+    "NATS_KV_REPLICAS",
 ];
 
 /// A string setting that also accepts a number or boolean (the environment has no types,
@@ -116,6 +122,12 @@ pub struct RawConfig {
     pub gateway_drain_secs: u64,
     pub gateway_max_body_bytes: u64,
     pub log_format: Text,
+    pub gateway_auth_mode: Text,
+    pub gateway_enforce_playbook_access: bool,
+    pub gateway_session_revocation_ttl_secs: u64,
+    pub gateway_session_local_capacity: u64,
+    pub gateway_session_negative_ttl_secs: u64,
+    pub nats_kv_replicas: u8,
 }
 
 impl Default for RawConfig {
@@ -149,6 +161,12 @@ impl Default for RawConfig {
             gateway_drain_secs: 10,
             gateway_max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
+            gateway_auth_mode: "playbook".into(),
+            gateway_enforce_playbook_access: false,
+            gateway_session_revocation_ttl_secs: 7 * 24 * 3600,
+            gateway_session_local_capacity: 100_000,
+            gateway_session_negative_ttl_secs: 5,
+            nats_kv_replicas: 1,
         }
     }
 }

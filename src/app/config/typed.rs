@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::adapters::nats::redact_url;
 use crate::adapters::noetl::NoetlSettings;
+use crate::app::auth::AuthMode;
 use crate::domain::PlaybookPath;
 
 use super::Secret;
@@ -25,6 +26,8 @@ pub struct NatsConfig {
     pub updates_subject_prefix: String,
     pub request_bucket: String,
     pub request_ttl: Duration,
+    /// Replicas of the K/V buckets and streams the gateway creates (1, or 3 on a cluster).
+    pub replicas: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +43,15 @@ pub struct AuthConfig {
     pub validate_playbook: Option<PlaybookPath>,
     pub check_access_playbook: PlaybookPath,
     pub playbook_timeout: Duration,
+    pub mode: AuthMode,
+    /// Require `allowed:true` from the access check before executing a playbook.
+    pub enforce_playbook_access: bool,
+    /// How long a logout is remembered (longer than any session lives).
+    pub revocation_ttl: Duration,
+    /// Most sessions held by the in-process level.
+    pub local_capacity: usize,
+    /// How long an unknown token is remembered as unknown.
+    pub negative_ttl: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +140,31 @@ impl Config {
                 "AUTH_PLAYBOOK_TIMEOUT_SECS",
                 secs(self.auth.playbook_timeout),
             ),
+            (
+                "GATEWAY_AUTH_MODE",
+                match self.auth.mode {
+                    AuthMode::Playbook => "playbook",
+                    AuthMode::Direct => "direct",
+                }
+                .to_owned(),
+            ),
+            (
+                "GATEWAY_ENFORCE_PLAYBOOK_ACCESS",
+                self.auth.enforce_playbook_access.to_string(),
+            ),
+            (
+                "GATEWAY_SESSION_REVOCATION_TTL_SECS",
+                secs(self.auth.revocation_ttl),
+            ),
+            (
+                "GATEWAY_SESSION_LOCAL_CAPACITY",
+                self.auth.local_capacity.to_string(),
+            ),
+            (
+                "GATEWAY_SESSION_NEGATIVE_TTL_SECS",
+                secs(self.auth.negative_ttl),
+            ),
+            ("NATS_KV_REPLICAS", self.nats.replicas.to_string()),
             (
                 "GATEWAY_HEARTBEAT_INTERVAL_SECS",
                 secs(self.heartbeat_interval),

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::adapters::noetl::NoetlSettings;
+use crate::app::auth::AuthMode;
 use crate::domain::PlaybookPath;
 
 use super::raw::{RawConfig, Text};
@@ -61,6 +62,16 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         )?,
         request_bucket: bucket("NATS_REQUEST_BUCKET", &raw.nats_request_bucket)?,
         request_ttl: secs("NATS_REQUEST_TTL_SECS", raw.nats_request_ttl_secs)?,
+        replicas: match raw.nats_kv_replicas {
+            1..=5 => usize::from(raw.nats_kv_replicas),
+            n => {
+                return Err(ConfigError::new(
+                    "NATS_KV_REPLICAS",
+                    format!("{n} is outside 1..=5"),
+                    "set it to 1, or 3 on a three-node JetStream cluster",
+                ));
+            }
+        },
     };
     let cors = CorsConfig {
         allowed_origins: raw
@@ -83,6 +94,36 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             &raw.auth_playbook_check_access.0,
         )?,
         playbook_timeout: secs("AUTH_PLAYBOOK_TIMEOUT_SECS", raw.auth_playbook_timeout_secs)?,
+        mode: match raw.gateway_auth_mode.0.trim().to_ascii_lowercase().as_str() {
+            "" | "playbook" => AuthMode::Playbook,
+            "direct" => AuthMode::Direct,
+            other => {
+                return Err(ConfigError::new(
+                    "GATEWAY_AUTH_MODE",
+                    format!("unknown mode {other:?}"),
+                    "set it to playbook (auth playbooks) or direct (NoETL's auth routes)",
+                ));
+            }
+        },
+        enforce_playbook_access: raw.gateway_enforce_playbook_access,
+        revocation_ttl: secs(
+            "GATEWAY_SESSION_REVOCATION_TTL_SECS",
+            raw.gateway_session_revocation_ttl_secs,
+        )?,
+        local_capacity: match usize::try_from(raw.gateway_session_local_capacity) {
+            Ok(n) if n > 0 => n,
+            _ => {
+                return Err(ConfigError::new(
+                    "GATEWAY_SESSION_LOCAL_CAPACITY",
+                    "must be a positive number",
+                    "set it to the most sessions one replica should hold (default 100000)",
+                ));
+            }
+        },
+        negative_ttl: secs(
+            "GATEWAY_SESSION_NEGATIVE_TTL_SECS",
+            raw.gateway_session_negative_ttl_secs,
+        )?,
     };
     if raw.gateway_max_body_bytes < 1024 {
         return Err(ConfigError::new(

@@ -1,0 +1,140 @@
+//! Adapters (http): where a session token is read from. For REST routes a poem-openapi
+//! security scheme (so the spec documents it): `Authorization: Bearer`, then
+//! `X-Session-Token`, then the `session_token` cookie. For plain poem routes (GraphQL, SSE,
+//! proxy) the same order, plus the `session_token` query parameter where a browser's
+//! EventSource cannot set headers.
+
+use poem::Request;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::{ApiKey, Bearer};
+
+/// `Authorization: Bearer <session token>`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", rename = "bearerSession")]
+pub struct BearerSession(Bearer);
+
+/// `X-Session-Token: <session token>`.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "X-Session-Token",
+    key_in = "header",
+    rename = "headerSession"
+)]
+pub struct HeaderSession(ApiKey);
+
+/// Cookie `session_token=<session token>`.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "session_token",
+    key_in = "cookie",
+    rename = "cookieSession"
+)]
+pub struct CookieSession(ApiKey);
+
+/// A session token from any of its three places, tried in order.
+#[derive(SecurityScheme)]
+pub enum SessionAuth {
+    Bearer(BearerSession),
+    Header(HeaderSession),
+    Cookie(CookieSession),
+}
+
+impl SessionAuth {
+    pub fn raw_token(&self) -> &str {
+        match self {
+            Self::Bearer(b) => &b.0.token,
+            Self::Header(h) => &h.0.key,
+            Self::Cookie(c) => &c.0.key,
+        }
+    }
+}
+
+/// The raw session token of a plain poem request, in contract order.
+pub fn token_from_request(req: &Request, allow_query: bool) -> Option<String> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let bearer = header("authorization").and_then(|v| {
+        let (scheme, rest) = v.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| rest.trim().to_owned())
+    });
+    let cookie = || {
+        req.headers()
+            .get_all("cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == "session_token")
+            .map(|(_, value)| value.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let query = || {
+        allow_query
+            .then(|| req.uri().query())
+            .flatten()
+            .and_then(|q| {
+                q.split('&')
+                    .filter_map(|pair| pair.split_once('='))
+                    .find(|(name, _)| *name == "session_token")
+                    .map(|(_, value)| value.to_owned())
+            })
+            .filter(|v| !v.is_empty())
+    };
+    bearer
+        .filter(|t| !t.is_empty())
+        .or_else(|| header("x-session-token"))
+        .or_else(cookie)
+        .or_else(query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(headers: &[(&str, &str)], uri: &str) -> Request {
+        let mut builder = Request::builder().uri(uri.parse().unwrap());
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        builder.finish()
+    }
+
+    #[test]
+    fn tokens_are_read_in_contract_order() {
+        let all = req(
+            &[
+                ("authorization", "Bearer b"),
+                ("x-session-token", "h"),
+                ("cookie", "a=1; session_token=c"),
+            ],
+            "/events?session_token=q",
+        );
+        assert_eq!(token_from_request(&all, true).as_deref(), Some("b"));
+        let no_bearer = req(
+            &[("x-session-token", "h"), ("cookie", "session_token=c")],
+            "/",
+        );
+        assert_eq!(token_from_request(&no_bearer, true).as_deref(), Some("h"));
+        let cookie = req(&[("cookie", "x=y; session_token=c")], "/?session_token=q");
+        assert_eq!(token_from_request(&cookie, true).as_deref(), Some("c"));
+        let query = req(&[], "/events?client_id=1&session_token=q");
+        assert_eq!(token_from_request(&query, true).as_deref(), Some("q"));
+        assert_eq!(
+            token_from_request(&query, false),
+            None,
+            "the query is read only where allowed"
+        );
+        let basic = req(&[("authorization", "Basic abc")], "/");
+        assert_eq!(token_from_request(&basic, false), None);
+    }
+}

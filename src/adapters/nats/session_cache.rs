@@ -1,0 +1,189 @@
+//! Adapters (nats): the shared session cache on JetStream K/V. Sessions live in
+//! `NATS_SESSION_BUCKET` (TTL `NATS_SESSION_CACHE_TTL_SECS`) keyed by the token's SHA-256;
+//! revocations live in `<bucket>-revoked` for longer than any session. Values carry no token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::kv::Operation;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::NatsConnection;
+use super::bucket::{LazyBucket, kv_config};
+use crate::domain::{ExpiresAt, Roles, Session, SessionKey, User, UserId};
+use crate::ports::{
+    CacheLookup, Invalidation, InvalidationStream, SessionCache, SessionCacheError,
+};
+
+/// The stored value (CONTRACT section 9): the session without its token.
+#[derive(Debug, Serialize, Deserialize)]
+struct SessionRecord {
+    user_id: UserId,
+    email: String,
+    display_name: String,
+    expires_at: Option<ExpiresAt>,
+    is_active: bool,
+    roles: Roles,
+}
+
+impl From<&Session> for SessionRecord {
+    fn from(s: &Session) -> Self {
+        Self {
+            user_id: s.user.user_id,
+            email: s.user.email.clone(),
+            display_name: s.user.display_name.clone(),
+            expires_at: s.expires_at.clone(),
+            is_active: s.is_active,
+            roles: s.user.roles.clone(),
+        }
+    }
+}
+
+impl From<SessionRecord> for Session {
+    fn from(r: SessionRecord) -> Self {
+        Self {
+            user: User {
+                user_id: r.user_id,
+                email: r.email,
+                display_name: r.display_name,
+                roles: r.roles,
+            },
+            expires_at: r.expires_at,
+            is_active: r.is_active,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NatsSessionCache {
+    sessions: Arc<LazyBucket>,
+    revoked: Arc<LazyBucket>,
+}
+
+impl NatsSessionCache {
+    pub fn new(
+        conn: NatsConnection,
+        bucket: &str,
+        ttl: Duration,
+        revocation_ttl: Duration,
+        replicas: usize,
+    ) -> Self {
+        Self {
+            sessions: Arc::new(LazyBucket::new(
+                conn.clone(),
+                kv_config(bucket, ttl, replicas),
+            )),
+            revoked: Arc::new(LazyBucket::new(
+                conn,
+                kv_config(&format!("{bucket}-revoked"), revocation_ttl, replicas),
+            )),
+        }
+    }
+}
+
+fn unavailable(cause: crate::ports::Cause) -> SessionCacheError {
+    SessionCacheError::Unavailable(cause)
+}
+
+impl SessionCache for NatsSessionCache {
+    async fn get(&self, key: &SessionKey) -> Result<CacheLookup, SessionCacheError> {
+        let k = key.as_str().to_owned();
+        let (revoked, entry) = tokio::join!(
+            self.revoked.run(|s| {
+                let k = k.clone();
+                async move { s.get(k).await }
+            }),
+            self.sessions.run(|s| {
+                let k = k.clone();
+                async move { s.get(k).await }
+            }),
+        );
+        if revoked.map_err(unavailable)?.is_some() {
+            return Ok(CacheLookup::Revoked);
+        }
+        match entry.map_err(unavailable)? {
+            None => Ok(CacheLookup::Miss),
+            Some(bytes) => serde_json::from_slice::<SessionRecord>(&bytes)
+                .map(|r| CacheLookup::Hit(r.into()))
+                .map_err(|e| SessionCacheError::Corrupt(Box::new(e))),
+        }
+    }
+
+    async fn put(&self, key: &SessionKey, session: &Session) -> Result<(), SessionCacheError> {
+        let value = serde_json::to_vec(&SessionRecord::from(session))
+            .map_err(|e| SessionCacheError::Corrupt(Box::new(e)))?;
+        let k = key.as_str().to_owned();
+        self.sessions
+            .run(|s| async move { s.put(k, Bytes::from(value)).await })
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn remove(&self, key: &SessionKey) -> Result<(), SessionCacheError> {
+        let k = key.as_str().to_owned();
+        self.sessions
+            .run(|s| async move { s.delete(k).await })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn revoke(&self, key: &SessionKey) -> Result<(), SessionCacheError> {
+        let k = key.as_str().to_owned();
+        let mark = k.clone();
+        self.revoked
+            .run(|s| async move { s.put(mark, Bytes::from_static(b"1")).await })
+            .await
+            .map_err(unavailable)?;
+        // The revocation is what counts; a stale entry left behind still reads as revoked.
+        if let Err(err) = self.remove(key).await {
+            tracing::debug!(key = %k, error = %err, "revoked session entry not removed");
+        }
+        Ok(())
+    }
+
+    async fn invalidations(&self) -> Result<InvalidationStream, SessionCacheError> {
+        let (tx, rx) = mpsc::channel(1024);
+        for bucket in [self.sessions.clone(), self.revoked.clone()] {
+            tokio::spawn(follow(bucket, tx.clone()));
+        }
+        Ok(ReceiverStream::new(rx).boxed())
+    }
+}
+
+/// Follows one bucket's changes for as long as anyone listens, re-watching after every loss.
+/// Each (re)start first announces `All`: changes made while unwatched are unknown.
+async fn follow(bucket: Arc<LazyBucket>, tx: mpsc::Sender<Invalidation>) {
+    let mut announced_gap = true;
+    while !tx.is_closed() {
+        let watch = match bucket.store().await {
+            Ok(store) => store.watch_all().await.ok(),
+            Err(_) => None,
+        };
+        let Some(mut watch) = watch else {
+            announced_gap = false;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        };
+        if !announced_gap && tx.send(Invalidation::All).await.is_err() {
+            return;
+        }
+        announced_gap = false;
+        while let Some(Ok(entry)) = watch.next().await {
+            let relevant = matches!(
+                entry.operation,
+                Operation::Put | Operation::Delete | Operation::Purge
+            );
+            if let (true, Ok(key)) = (relevant, SessionKey::parse(&entry.key))
+                && tx.send(Invalidation::Key(key)).await.is_err()
+            {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
