@@ -57,10 +57,7 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
 pub fn internal_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
     let max_body = gateway.max_body_bytes;
     Route::new()
-        .nest(
-            "/",
-            OpenApiService::new(HealthApi, TITLE, env!("CARGO_PKG_VERSION")),
-        )
+        .nest("/", internal_api())
         .with(BodyLimit::new(max_body))
         .with(CatchPanic::new())
         .data(gateway)
