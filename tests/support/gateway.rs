@@ -1,8 +1,10 @@
 //! Test harness: runs the gateway in-process (`Application` on port 0) or as the real
 //! binary, wired to a NoETL stand-in and optionally a real NATS server.
 
+use std::io::{BufRead, Read};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use noetl_gateway::app::config::{RawConfig, Text};
@@ -60,11 +62,31 @@ impl TestGateway {
     }
 }
 
-/// The real binary, started with the given environment (nothing inherited but PATH).
+/// The real binary, started with the given environment (nothing inherited but PATH). Its
+/// stdout and stderr are read as it runs (so it never blocks on a full pipe).
 pub struct GatewayProcess {
     pub child: Child,
     pub public: SocketAddr,
+    pub internal: SocketAddr,
     pub started: Instant,
+    output: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+fn collect(
+    pipe: impl Read + Send + 'static,
+    into: Arc<Mutex<String>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let reader = std::io::BufReader::new(pipe);
+        for line in reader.lines().map_while(Result::ok) {
+            let mut out = into
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            out.push_str(&line);
+            out.push('\n');
+        }
+    })
 }
 
 impl GatewayProcess {
@@ -84,12 +106,36 @@ impl GatewayProcess {
             cmd.env(k, v);
         }
         let started = Instant::now();
-        let child = cmd.spawn().expect("the gateway binary starts");
+        let mut child = cmd.spawn().expect("the gateway binary starts");
+        let output = Arc::new(Mutex::new(String::new()));
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            readers.push(collect(out, output.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            readers.push(collect(err, output.clone()));
+        }
         Self {
             child,
             public: SocketAddr::from(([127, 0, 0, 1], port)),
+            internal: SocketAddr::from(([127, 0, 0, 1], internal)),
             started,
+            output,
+            readers,
         }
+    }
+
+    /// Everything the process printed; after exit, all of it.
+    pub fn output(&mut self) -> String {
+        if self.child.try_wait().ok().flatten().is_some() {
+            for reader in self.readers.drain(..) {
+                let _ = reader.join();
+            }
+        }
+        self.output
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Sends SIGTERM.
