@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Validate of a cached session versus GET /health, same gateway, same load tool, same run.
+# Targets: validate reaches >= 0.8x the health rate (closed loop, median of 5 alternating
+# rounds); p99 under 1 ms at 50% of validate's peak (open loop, paced, median of 3 runs,
+# with /health at the same rate as the reference floor of this machine).
+source "$(dirname "$0")/lib.sh"
+SECONDS_EACH=${SECONDS_EACH:-6}
+CONNS=${CONNS:-32}
+PACED_CONNS=${PACED_CONNS:-8}
+build
+stub=$(free_port); pub=$(free_port); int=$(free_port)
+python3 bench/noetl_stub.py "$stub" & PIDS+=($!)
+wait_http "http://127.0.0.1:$stub/api/health"
+ROUTER_PORT=$pub GATEWAY_INTERNAL_PORT=$int GATEWAY_BIND_HOST=127.0.0.1 NATS_URL=${NATS_URL:-memory} \
+  NOETL_BASE_URL=http://127.0.0.1:$stub RUST_LOG=warn "$GATEWAY" >/dev/null 2>&1 & PIDS+=($!)
+wait_http "http://127.0.0.1:$pub/health"
+body='{"session_token":"bench-session-token-0001"}'
+warm=$(curl -fs -XPOST -H 'content-type: application/json' -d "$body" "http://127.0.0.1:$pub/api/auth/validate")
+[[ $warm == *'"valid":true'* ]] || { echo "the bench session does not validate: $warm" >&2; exit 1; }
+
+run() { "$LOADGEN" --url "http://127.0.0.1:$pub$1" --seconds "$SECONDS_EACH" --connections "$CONNS" "${@:2}"; }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+H=(); V=()
+for _ in 1 2 3 4 5; do
+  H+=("$(json_field "$(run /health)" rps)")
+  V+=("$(json_field "$(run /api/auth/validate --body "$body")" rps)")
+done
+h=$(median "${H[@]}"); v=$(median "${V[@]}")
+half=$(python3 -c "print(int($v/2))")
+P=(); R=()
+for _ in 1 2 3; do
+  P+=("$(json_field "$(run /api/auth/validate --body "$body" --rate "$half" --connections "$PACED_CONNS")" p99_us)")
+  R+=("$(json_field "$(run /health --rate "$half" --connections "$PACED_CONNS")" p99_us)")
+done
+echo "health rps: ${H[*]} -> median $h"
+echo "validate rps: ${V[*]} -> median $v"
+python3 -c "print(f'ratio validate/health: {$v/$h:.2f} (target >= 0.80)')"
+echo "p99 at $half req/s (50% of validate peak), validate: ${P[*]} us -> median $(median "${P[@]}") us (target < 1000)"
+echo "p99 at $half req/s, health (reference): ${R[*]} us -> median $(median "${R[@]}") us"

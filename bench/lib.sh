@@ -1,0 +1,13 @@
+# Shared helpers of the bench scripts: free ports, the release build, process cleanup.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+TARGET=${CARGO_TARGET_DIR:-target}
+GATEWAY=$TARGET/release/noetl-gateway
+LOADGEN=$TARGET/release/examples/loadgen
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+build() { cargo build --release --locked --quiet --bin noetl-gateway --example loadgen; }
+wait_http() { for _ in $(seq 500); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.02; done; echo "no answer from $1" >&2; return 1; }
+json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
