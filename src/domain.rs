@@ -17,10 +17,10 @@ pub use auth::{
 };
 pub use error::ValidationError;
 pub use event::{AuthReply, ClientEvent, EventCursor, EventError, LoggedEvent};
-pub use execution::{ExecutionState, ExecutionStatus};
+pub use execution::{ExecutionDetail, ExecutionState, ExecutionStatus};
 pub use ids::{ClientId, ExecutionId, RequestId};
 pub use playbook::PlaybookPath;
-pub use request::PendingRequest;
+pub use request::{IdempotencyKey, IdempotentRecord, PendingRequest};
 pub use session::{ExpiresAt, Session};
 pub use token::{SessionKey, SessionToken};
 pub use user::{Roles, User, UserId};

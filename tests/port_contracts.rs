@@ -11,7 +11,10 @@ use noetl_gateway::adapters::memory::{
     InMemoryEventLog, InMemoryForwarder, InMemoryPlaybookRunner, InMemoryReplyBus,
     InMemoryRequestStore, InMemorySessionCache,
 };
-use noetl_gateway::adapters::nats::{NatsConnection, NatsReplyBus, NatsSessionCache};
+use noetl_gateway::adapters::nats::{
+    EventLogSettings, NatsConnection, NatsEventLog, NatsReplyBus, NatsRequestStore,
+    NatsSessionCache,
+};
 use noetl_gateway::adapters::noetl::{NoetlClient, NoetlSettings};
 
 async fn connected(url: &str) -> NatsConnection {
@@ -146,4 +149,44 @@ async fn a_nats_reply_reaches_a_waiter_on_another_replica() {
     let waiting_side = NatsReplyBus::new(connected(&nats.url()).await, "noetl.callbacks");
     let delivering_side = NatsReplyBus::new(connected(&nats.url()).await, "noetl.callbacks");
     contracts::reply_bus::across(waiting_side, delivering_side).await;
+}
+
+#[tokio::test]
+async fn nats_request_store_keeps_the_request_store_contract() {
+    let nats = support::NatsServer::start();
+    let conn = connected(&nats.url()).await;
+    contracts::request_store::run(|ttl| {
+        let conn = conn.clone();
+        async move { NatsRequestStore::new(conn, &unique("requests"), ttl, 1) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nats_event_log_keeps_the_event_log_contract() {
+    let nats = support::NatsServer::start();
+    let conn = connected(&nats.url()).await;
+    contracts::event_log::run(|| {
+        let conn = conn.clone();
+        async move { NatsEventLog::new(conn, event_settings()) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_nats_event_appended_on_one_replica_is_followed_on_another() {
+    let nats = support::NatsServer::start();
+    let a = NatsEventLog::new(connected(&nats.url()).await, event_settings());
+    let b = NatsEventLog::new(connected(&nats.url()).await, event_settings());
+    contracts::event_log::across(a, b).await;
+}
+
+fn event_settings() -> EventLogSettings {
+    EventLogSettings {
+        stream: "GATEWAY_EVENTS_TEST".into(),
+        subject_prefix: "test.events.".into(),
+        max_age: Duration::from_secs(600),
+        max_bytes: 64 * 1024 * 1024,
+        replicas: 1,
+    }
 }

@@ -4,9 +4,14 @@
 
 mod bucket;
 mod connection;
+mod event_log;
+mod keys;
 mod reply_bus;
+mod request_store;
 mod session_cache;
 
 pub use connection::{NatsConnection, NatsError, redact_url};
+pub use event_log::{EventLogSettings, NatsEventLog};
 pub use reply_bus::NatsReplyBus;
+pub use request_store::NatsRequestStore;
 pub use session_cache::NatsSessionCache;

@@ -9,8 +9,8 @@ use crate::adapters::memory::{
 use crate::adapters::nats::{NatsConnection, NatsReplyBus, NatsSessionCache};
 use crate::adapters::noetl::NoetlClient;
 use crate::domain::{
-    AccessDecision, AccessQuery, AuthReply, ExecutionId, ExecutionStatus, LoginRequest,
-    LoginVerdict, PlaybookPath, RequestId, Session, SessionKey, SessionToken,
+    AccessDecision, AccessQuery, AuthReply, ExecutionDetail, ExecutionId, ExecutionStatus,
+    LoginRequest, LoginVerdict, PlaybookPath, RequestId, Session, SessionKey, SessionToken,
 };
 use crate::ports::{
     BusMonitor, BusState, CacheLookup, InvalidationStream, PlaybookRunner, ReplyBus, ReplyBusError,
@@ -48,6 +48,14 @@ impl PlaybookRunner for RunnerAdapter {
 
     async fn cancel(&self, id: &ExecutionId, reason: &str) -> Result<(), RunnerError> {
         dispatch!(self, r => r.cancel(id, reason))
+    }
+
+    async fn detail(&self, id: &ExecutionId) -> Result<ExecutionDetail, RunnerError> {
+        dispatch!(self, r => r.detail(id))
+    }
+
+    async fn list(&self, limit: u32, offset: u32) -> Result<Vec<ExecutionStatus>, RunnerError> {
+        dispatch!(self, r => r.list(limit, offset))
     }
 
     async fn rerun(&self, id: &ExecutionId, variables: Value) -> Result<ExecutionId, RunnerError> {

@@ -1,6 +1,7 @@
 //! Domain: what the gateway knows of a NoETL execution's progress.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{ExecutionId, PlaybookPath};
 
@@ -49,6 +50,32 @@ pub struct ExecutionStatus {
     pub current_step: Option<String>,
 }
 
+/// A snapshot with the execution's events, for building a result when no callback came.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionDetail {
+    pub status: ExecutionStatus,
+    pub events: Vec<Value>,
+}
+
+impl ExecutionDetail {
+    /// The output of the last step that finished: the `result` of the last `call.done` event.
+    pub fn last_output(&self) -> Option<Value> {
+        self.events
+            .iter()
+            .rev()
+            .find(|e| e.get("event_type").and_then(Value::as_str) == Some("call.done"))
+            .and_then(|e| e.get("result").cloned())
+    }
+
+    /// The error of the last failed step, if any.
+    pub fn last_error(&self) -> Option<Value> {
+        self.events
+            .iter()
+            .rev()
+            .find_map(|e| e.get("error").filter(|v| !v.is_null()).cloned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +97,32 @@ mod tests {
         );
         assert!(!ExecutionState::Running.is_terminal());
         assert!(ExecutionState::Failed.is_terminal());
+    }
+
+    #[test]
+    fn the_last_call_done_event_is_the_output() {
+        let status = ExecutionStatus {
+            execution_id: super::super::ExecutionId::from_u64(1),
+            state: ExecutionState::Completed,
+            path: None,
+            current_step: None,
+        };
+        let detail = ExecutionDetail {
+            status,
+            events: vec![
+                serde_json::json!({"event_type": "call.done", "result": 1}),
+                serde_json::json!({"event_type": "call.error", "error": {"message": "x"}}),
+                serde_json::json!({"event_type": "call.done", "result": {"answer": 42}}),
+                serde_json::json!({"event_type": "playbook.completed"}),
+            ],
+        };
+        assert_eq!(
+            detail.last_output(),
+            Some(serde_json::json!({"answer": 42}))
+        );
+        assert_eq!(
+            detail.last_error(),
+            Some(serde_json::json!({"message": "x"}))
+        );
     }
 }

@@ -5,8 +5,8 @@ use std::future::Future;
 use serde_json::Value;
 
 use crate::domain::{
-    AccessDecision, AccessQuery, ExecutionId, ExecutionStatus, LoginRequest, LoginVerdict,
-    PlaybookPath, Session, SessionToken,
+    AccessDecision, AccessQuery, ExecutionDetail, ExecutionId, ExecutionStatus, LoginRequest,
+    LoginVerdict, PlaybookPath, Session, SessionToken,
 };
 
 use super::Cause;
@@ -51,6 +51,25 @@ pub trait PlaybookRunner: Clone + Send + Sync + 'static {
         &self,
         id: &ExecutionId,
     ) -> impl Future<Output = Result<ExecutionStatus, RunnerError>> + Send;
+
+    /// Reads an execution with its events.
+    ///
+    /// # Errors
+    /// `ExecutionNotFound` for an unknown id; otherwise as for `start`.
+    fn detail(
+        &self,
+        id: &ExecutionId,
+    ) -> impl Future<Output = Result<ExecutionDetail, RunnerError>> + Send;
+
+    /// Lists executions, newest first as the engine orders them.
+    ///
+    /// # Errors
+    /// As for `start`.
+    fn list(
+        &self,
+        limit: u32,
+        offset: u32,
+    ) -> impl Future<Output = Result<Vec<ExecutionStatus>, RunnerError>> + Send;
 
     /// Asks the engine to cancel an execution (and its children).
     ///

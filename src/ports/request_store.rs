@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use crate::domain::{ClientId, PendingRequest, RequestId};
+use crate::domain::{ClientId, IdempotencyKey, IdempotentRecord, PendingRequest, RequestId};
 
 use super::Cause;
 
@@ -47,4 +47,24 @@ pub trait RequestStore: Clone + Send + Sync + 'static {
         &self,
         client: &ClientId,
     ) -> impl Future<Output = Result<Vec<PendingRequest>, RequestStoreError>> + Send;
+
+    /// Reads the record stored under an idempotency key.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be reached.
+    fn idempotent_get(
+        &self,
+        key: &IdempotencyKey,
+    ) -> impl Future<Output = Result<Option<IdempotentRecord>, RequestStoreError>> + Send;
+
+    /// Stores `record` under `key` unless one is there; returns whichever record holds the key
+    /// afterwards (the earlier one wins a race).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be reached.
+    fn idempotent_put(
+        &self,
+        key: &IdempotencyKey,
+        record: &IdempotentRecord,
+    ) -> impl Future<Output = Result<IdempotentRecord, RequestStoreError>> + Send;
 }

@@ -88,3 +88,24 @@ where
     nothing_more(&mut from_end).await;
     let _ = EventCursor::new(0);
 }
+
+/// Events appended through one instance reach a follower of another, in order.
+pub async fn across<L: EventLog>(writer: L, reader: L) {
+    let client = ClientId::parse(&format!("client-x-{}", uuid::Uuid::new_v4().simple())).unwrap();
+    let mut follower = reader.follow(&client, None).await.unwrap();
+    let mut cursors = Vec::new();
+    for n in 1..=3 {
+        cursors.push(writer.append(&client, &progress(n)).await.unwrap());
+    }
+    let got = take(&mut follower, 3).await;
+    assert_eq!(got.iter().map(|e| e.cursor).collect::<Vec<_>>(), cursors);
+    let mut resumed = reader.follow(&client, Some(cursors[0])).await.unwrap();
+    assert_eq!(
+        take(&mut resumed, 2)
+            .await
+            .iter()
+            .map(|e| e.cursor)
+            .collect::<Vec<_>>(),
+        cursors[1..].to_vec()
+    );
+}

@@ -3,7 +3,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use noetl_gateway::domain::{ClientId, ExecutionId, PendingRequest, PlaybookPath, RequestId};
+use noetl_gateway::domain::{
+    ClientId, ExecutionId, IdempotencyKey, IdempotentRecord, PendingRequest, PlaybookPath,
+    RequestId, SessionToken,
+};
 use noetl_gateway::ports::RequestStore;
 
 fn pending(request: &str, client: &str, created_at: i64) -> PendingRequest {
@@ -55,6 +58,27 @@ where
             .unwrap()
             .is_empty()
     );
+
+    let owner = SessionToken::parse("owner-token").unwrap().key();
+    let key =
+        IdempotencyKey::parse(&format!("k-{}", uuid::Uuid::new_v4().simple()), &owner).unwrap();
+    let first = IdempotentRecord {
+        execution_id: ExecutionId::parse("101").unwrap(),
+        request_id: Some(RequestId::parse("req-101").unwrap()),
+        playbook_path: PlaybookPath::parse("tests/echo").unwrap(),
+    };
+    let second = IdempotentRecord {
+        execution_id: ExecutionId::parse("102").unwrap(),
+        ..first.clone()
+    };
+    assert_eq!(store.idempotent_get(&key).await.unwrap(), None);
+    assert_eq!(store.idempotent_put(&key, &first).await.unwrap(), first);
+    assert_eq!(
+        store.idempotent_put(&key, &second).await.unwrap(),
+        first,
+        "the first record wins"
+    );
+    assert_eq!(store.idempotent_get(&key).await.unwrap(), Some(first));
 
     let short = make(Duration::from_millis(300)).await;
     short.put(&r3).await.unwrap();

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::domain::{
-    AccessDecision, AccessQuery, ExecutionId, ExecutionState, ExecutionStatus, LoginRequest,
-    LoginVerdict, PlaybookPath, Session, SessionKey, SessionToken,
+    AccessDecision, AccessQuery, ExecutionDetail, ExecutionId, ExecutionState, ExecutionStatus,
+    LoginRequest, LoginVerdict, PlaybookPath, Session, SessionKey, SessionToken,
 };
 use crate::ports::{PlaybookRunner, RunnerError};
 
@@ -31,6 +31,7 @@ struct Inner {
     rerun_supported: bool,
     down: bool,
     logins: HashMap<String, LoginVerdict>,
+    events: HashMap<ExecutionId, Vec<Value>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -71,6 +72,11 @@ impl InMemoryPlaybookRunner {
 
     pub fn add_session(&self, token: &SessionToken, session: Session) {
         self.with(|i| i.sessions.insert(token.key(), session));
+    }
+
+    /// Adds an event to an execution's detail, as a worker would.
+    pub fn push_event(&self, id: &ExecutionId, event: Value) {
+        self.with(|i| i.events.entry(id.clone()).or_default().push(event));
     }
 
     /// Scripts the answer to a login with this identity-provider token.
@@ -134,6 +140,30 @@ impl PlaybookRunner for InMemoryPlaybookRunner {
                 current_step: None,
             })
         })
+    }
+
+    async fn detail(&self, id: &ExecutionId) -> Result<ExecutionDetail, RunnerError> {
+        let status = self.status(id).await?;
+        let events = self.with(|i| i.events.get(id).cloned().unwrap_or_default());
+        Ok(ExecutionDetail { status, events })
+    }
+
+    async fn list(&self, limit: u32, offset: u32) -> Result<Vec<ExecutionStatus>, RunnerError> {
+        self.check_up()?;
+        let ids: Vec<ExecutionId> = self.with(|i| {
+            i.started
+                .iter()
+                .rev()
+                .skip(offset as usize)
+                .take(limit as usize)
+                .map(|s| s.execution_id.clone())
+                .collect()
+        });
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.status(&id).await?);
+        }
+        Ok(out)
     }
 
     async fn cancel(&self, id: &ExecutionId, reason: &str) -> Result<(), RunnerError> {

@@ -3,24 +3,33 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::domain::{ClientId, PendingRequest, RequestId};
+use crate::domain::{ClientId, IdempotencyKey, IdempotentRecord, PendingRequest, RequestId};
 use crate::ports::{RequestStore, RequestStoreError};
 
 use super::ttl_map::TtlMap;
 
+#[derive(Debug)]
+struct Maps {
+    requests: TtlMap<RequestId, PendingRequest>,
+    idempotent: TtlMap<IdempotencyKey, IdempotentRecord>,
+}
+
 #[derive(Debug, Clone)]
 pub struct InMemoryRequestStore {
-    entries: Arc<Mutex<TtlMap<RequestId, PendingRequest>>>,
+    entries: Arc<Mutex<Maps>>,
 }
 
 impl InMemoryRequestStore {
     pub fn new(ttl: Duration) -> Self {
         Self {
-            entries: Arc::new(Mutex::new(TtlMap::new(ttl))),
+            entries: Arc::new(Mutex::new(Maps {
+                requests: TtlMap::new(ttl),
+                idempotent: TtlMap::new(ttl),
+            })),
         }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut TtlMap<RequestId, PendingRequest>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut Maps) -> T) -> T {
         // See InMemorySessionCache::with for why poisoning is ignored.
         let mut guard = self
             .entries
@@ -32,16 +41,19 @@ impl InMemoryRequestStore {
 
 impl RequestStore for InMemoryRequestStore {
     async fn put(&self, request: &PendingRequest) -> Result<(), RequestStoreError> {
-        self.with(|m| m.insert(request.request_id.clone(), request.clone()));
+        self.with(|m| {
+            m.requests
+                .insert(request.request_id.clone(), request.clone())
+        });
         Ok(())
     }
 
     async fn get(&self, id: &RequestId) -> Result<Option<PendingRequest>, RequestStoreError> {
-        Ok(self.with(|m| m.get(id)))
+        Ok(self.with(|m| m.requests.get(id)))
     }
 
     async fn remove(&self, id: &RequestId) -> Result<(), RequestStoreError> {
-        self.with(|m| m.remove(id));
+        self.with(|m| m.requests.remove(id));
         Ok(())
     }
 
@@ -50,7 +62,8 @@ impl RequestStore for InMemoryRequestStore {
         client: &ClientId,
     ) -> Result<Vec<PendingRequest>, RequestStoreError> {
         let mut found: Vec<PendingRequest> = self.with(|m| {
-            m.live_values()
+            m.requests
+                .live_values()
                 .filter(|r| &r.client_id == client)
                 .cloned()
                 .collect()
@@ -59,5 +72,26 @@ impl RequestStore for InMemoryRequestStore {
             (a.created_at, a.request_id.as_str()).cmp(&(b.created_at, b.request_id.as_str()))
         });
         Ok(found)
+    }
+
+    async fn idempotent_get(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotentRecord>, RequestStoreError> {
+        Ok(self.with(|m| m.idempotent.get(key)))
+    }
+
+    async fn idempotent_put(
+        &self,
+        key: &IdempotencyKey,
+        record: &IdempotentRecord,
+    ) -> Result<IdempotentRecord, RequestStoreError> {
+        Ok(self.with(|m| match m.idempotent.get(key) {
+            Some(existing) => existing,
+            None => {
+                m.idempotent.insert(key.clone(), record.clone());
+                record.clone()
+            }
+        }))
     }
 }

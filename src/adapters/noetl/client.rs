@@ -11,10 +11,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
-use super::dto::{ExecuteAnswer, StatusAnswer, ValidateAnswer, error_message};
+use super::dto::{ExecuteAnswer, StatusAnswer, ValidateAnswer, error_message, list_items};
 use crate::domain::{
-    AccessDecision, AccessQuery, ExecutionId, ExecutionStatus, LoginRequest, LoginVerdict,
-    PlaybookPath, Session, SessionToken,
+    AccessDecision, AccessQuery, ExecutionDetail, ExecutionId, ExecutionStatus, LoginRequest,
+    LoginVerdict, PlaybookPath, Session, SessionToken,
 };
 use crate::ports::{PlaybookRunner, RunnerError};
 
@@ -134,18 +134,48 @@ impl PlaybookRunner for NoetlClient {
         let route = format!("/api/executions/{}/status", id.as_str());
         let (status, answer) = self.call(Method::GET, &route, None).await?;
         match status {
+            s if s.is_success() => Ok(Self::parse::<StatusAnswer>(answer)?.into_status(id)),
+            StatusCode::NOT_FOUND => Err(RunnerError::ExecutionNotFound(id.to_string())),
+            s => Err(Self::refused(s, &answer)),
+        }
+    }
+
+    async fn detail(&self, id: &ExecutionId) -> Result<ExecutionDetail, RunnerError> {
+        let route = format!("/api/executions/{}", id.as_str());
+        let (status, mut answer) = self.call(Method::GET, &route, None).await?;
+        match status {
             s if s.is_success() => {
-                let answer: StatusAnswer = Self::parse(answer)?;
-                Ok(ExecutionStatus {
-                    execution_id: answer.execution_id.clone().unwrap_or_else(|| id.clone()),
-                    state: answer.state(),
-                    path: answer.path(),
-                    current_step: answer.current_step,
+                let events = match answer.get_mut("events").map(Value::take) {
+                    Some(Value::Array(events)) => events,
+                    _ => Vec::new(),
+                };
+                let parsed: StatusAnswer = Self::parse(answer)?;
+                Ok(ExecutionDetail {
+                    status: parsed.into_status(id),
+                    events,
                 })
             }
             StatusCode::NOT_FOUND => Err(RunnerError::ExecutionNotFound(id.to_string())),
             s => Err(Self::refused(s, &answer)),
         }
+    }
+
+    async fn list(&self, limit: u32, offset: u32) -> Result<Vec<ExecutionStatus>, RunnerError> {
+        let route = format!("/api/executions?limit={limit}&offset={offset}");
+        let (status, answer) = self.call(Method::GET, &route, None).await?;
+        if !status.is_success() {
+            return Err(Self::refused(status, &answer));
+        }
+        list_items(answer)
+            .into_iter()
+            .map(|item| {
+                let parsed: StatusAnswer = Self::parse(item)?;
+                let id = parsed.execution_id.clone().ok_or_else(|| {
+                    RunnerError::InvalidResponse("an execution without an id".into())
+                })?;
+                Ok(parsed.into_status(&id))
+            })
+            .collect()
     }
 
     async fn cancel(&self, id: &ExecutionId, reason: &str) -> Result<(), RunnerError> {

@@ -3,7 +3,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::domain::{ExecutionId, ExecutionState, ExpiresAt, PlaybookPath, Session, User};
+use crate::domain::{
+    ExecutionId, ExecutionState, ExecutionStatus, ExpiresAt, PlaybookPath, Session, User,
+};
 
 /// `POST /api/execute` answer: the id is a string here (a number elsewhere).
 #[derive(Debug, Deserialize)]
@@ -36,6 +38,31 @@ impl StatusAnswer {
         self.path
             .as_deref()
             .and_then(|p| PlaybookPath::parse(p).ok())
+    }
+
+    /// The domain status; `asked` fills in an id the answer left out.
+    pub(super) fn into_status(self, asked: &ExecutionId) -> ExecutionStatus {
+        ExecutionStatus {
+            execution_id: self.execution_id.clone().unwrap_or_else(|| asked.clone()),
+            state: self.state(),
+            path: self.path(),
+            current_step: self.current_step,
+        }
+    }
+}
+
+/// The items of a list answer: a bare array, or one under `items`, `executions` or `data`.
+pub(super) fn list_items(answer: Value) -> Vec<Value> {
+    match answer {
+        Value::Array(items) => items,
+        Value::Object(mut map) => ["items", "executions", "data"]
+            .iter()
+            .find_map(|k| match map.remove(*k) {
+                Some(Value::Array(items)) => Some(items),
+                _ => None,
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 

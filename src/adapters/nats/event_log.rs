@@ -1,0 +1,155 @@
+//! Adapters (nats): the per-client event log on one JetStream stream. Each client's events
+//! go to `<NATS_UPDATES_SUBJECT_PREFIX>client.<client>`; a cursor is the stream sequence,
+//! so any replica can resume any client from any cursor. Retention is bounded by age and
+//! size. Followers are ordered consumers filtered to one client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::RwLock;
+
+use super::NatsConnection;
+use super::bucket::OP_TIMEOUT;
+use super::keys::token;
+use crate::domain::{ClientEvent, ClientId, EventCursor, LoggedEvent};
+use crate::ports::{Cause, EventLog, EventLogError, EventStream};
+
+/// Retention and placement of the event stream.
+#[derive(Debug, Clone)]
+pub struct EventLogSettings {
+    pub stream: String,
+    pub subject_prefix: String,
+    pub max_age: Duration,
+    pub max_bytes: i64,
+    pub replicas: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct NatsEventLog {
+    conn: NatsConnection,
+    settings: Arc<EventLogSettings>,
+    handle: Arc<RwLock<Option<stream::Stream>>>,
+}
+
+fn unavailable(cause: impl Into<Cause>) -> EventLogError {
+    EventLogError::Unavailable(cause.into())
+}
+
+impl NatsEventLog {
+    pub fn new(conn: NatsConnection, settings: EventLogSettings) -> Self {
+        Self {
+            conn,
+            settings: Arc::new(settings),
+            handle: Arc::new(RwLock::new(None)),
+        }
+    }
+
+    fn subject(&self, client: &ClientId) -> String {
+        format!(
+            "{}client.{}",
+            self.settings.subject_prefix,
+            token(client.as_str())
+        )
+    }
+
+    async fn stream(&self) -> Result<stream::Stream, EventLogError> {
+        if !self.conn.is_connected() {
+            return Err(unavailable("NATS is not connected"));
+        }
+        if let Some(s) = self.handle.read().await.clone() {
+            return Ok(s);
+        }
+        let mut slot = self.handle.write().await;
+        if let Some(s) = slot.clone() {
+            return Ok(s);
+        }
+        let js = jetstream::new(self.conn.client().clone());
+        let config = stream::Config {
+            name: self.settings.stream.clone(),
+            subjects: vec![format!("{}client.>", self.settings.subject_prefix)],
+            max_age: self.settings.max_age,
+            max_bytes: self.settings.max_bytes,
+            num_replicas: self.settings.replicas.max(1),
+            storage: stream::StorageType::File,
+            ..Default::default()
+        };
+        let found = tokio::time::timeout(OP_TIMEOUT, js.get_or_create_stream(config))
+            .await
+            .map_err(|_| unavailable("timed out opening the event stream"))?
+            .map_err(unavailable)?;
+        *slot = Some(found.clone());
+        Ok(found)
+    }
+
+    async fn forget_stream(&self) {
+        *self.handle.write().await = None;
+    }
+}
+
+impl EventLog for NatsEventLog {
+    async fn append(
+        &self,
+        client: &ClientId,
+        event: &ClientEvent,
+    ) -> Result<EventCursor, EventLogError> {
+        self.stream().await?;
+        let payload = Bytes::from(
+            serde_json::to_vec(event).map_err(|e| EventLogError::Corrupt(Box::new(e)))?,
+        );
+        let js = jetstream::new(self.conn.client().clone());
+        let publish = async {
+            let ack = js
+                .publish(self.subject(client), payload)
+                .await
+                .map_err(unavailable)?;
+            ack.await.map_err(unavailable)
+        };
+        match tokio::time::timeout(OP_TIMEOUT, publish).await {
+            Ok(Ok(ack)) => Ok(EventCursor::new(ack.sequence)),
+            Ok(Err(err)) => {
+                self.forget_stream().await;
+                Err(err)
+            }
+            Err(_) => {
+                self.forget_stream().await;
+                Err(unavailable("the event was not acknowledged in time"))
+            }
+        }
+    }
+
+    async fn follow(
+        &self,
+        client: &ClientId,
+        after: Option<EventCursor>,
+    ) -> Result<EventStream, EventLogError> {
+        let stream = self.stream().await?;
+        let deliver_policy = match after {
+            Some(cursor) => consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: cursor.get() + 1,
+            },
+            None => consumer::DeliverPolicy::All,
+        };
+        let config = consumer::pull::OrderedConfig {
+            filter_subject: self.subject(client),
+            deliver_policy,
+            ..Default::default()
+        };
+        let consumer = tokio::time::timeout(OP_TIMEOUT, stream.create_consumer(config))
+            .await
+            .map_err(|_| unavailable("timed out creating the follower"))?
+            .map_err(unavailable)?;
+        let messages = consumer.messages().await.map_err(unavailable)?;
+        let events = messages.map(|item| {
+            let message = item.map_err(unavailable)?;
+            let info = message.info().map_err(|e| unavailable(e.to_string()))?;
+            let cursor = EventCursor::new(info.stream_sequence);
+            let event: ClientEvent = serde_json::from_slice(&message.payload)
+                .map_err(|e| EventLogError::Corrupt(Box::new(e)))?;
+            Ok(LoggedEvent { cursor, event })
+        });
+        Ok(events.boxed())
+    }
+}

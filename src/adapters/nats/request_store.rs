@@ -1,0 +1,151 @@
+//! Adapters (nats): pending requests and idempotency records in the K/V bucket
+//! `NATS_REQUEST_BUCKET` (TTL `NATS_REQUEST_TTL_SECS`). A request is written under
+//! `req.<id>` and under `client.<client>.<id>` so one client's requests can be listed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+
+use super::NatsConnection;
+use super::bucket::{LazyBucket, kv_config};
+use super::keys::token;
+use crate::domain::{ClientId, IdempotencyKey, IdempotentRecord, PendingRequest, RequestId};
+use crate::ports::{Cause, RequestStore, RequestStoreError};
+
+#[derive(Debug, Clone)]
+pub struct NatsRequestStore {
+    bucket: Arc<LazyBucket>,
+}
+
+fn request_key(id: &RequestId) -> String {
+    format!("req.{}", token(id.as_str()))
+}
+
+fn client_prefix(client: &ClientId) -> String {
+    format!("client.{}.", token(client.as_str()))
+}
+
+fn unavailable(cause: Cause) -> RequestStoreError {
+    RequestStoreError::Unavailable(cause)
+}
+
+fn corrupt(err: serde_json::Error) -> RequestStoreError {
+    RequestStoreError::Corrupt(Box::new(err))
+}
+
+impl NatsRequestStore {
+    pub fn new(conn: NatsConnection, bucket: &str, ttl: Duration, replicas: usize) -> Self {
+        Self {
+            bucket: Arc::new(LazyBucket::new(conn, kv_config(bucket, ttl, replicas))),
+        }
+    }
+
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        key: String,
+    ) -> Result<Option<T>, RequestStoreError> {
+        let raw = self
+            .bucket
+            .run(|s| async move { s.get(key).await })
+            .await
+            .map_err(unavailable)?;
+        raw.map(|bytes| serde_json::from_slice(&bytes).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn write(&self, key: String, value: Vec<u8>) -> Result<(), RequestStoreError> {
+        self.bucket
+            .run(|s| async move { s.put(key, Bytes::from(value)).await })
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn delete(&self, key: String) -> Result<(), RequestStoreError> {
+        self.bucket
+            .run(|s| async move { s.delete(key).await })
+            .await
+            .map_err(unavailable)
+    }
+}
+
+impl RequestStore for NatsRequestStore {
+    async fn put(&self, request: &PendingRequest) -> Result<(), RequestStoreError> {
+        let value = serde_json::to_vec(request).map_err(corrupt)?;
+        let by_client = format!(
+            "{}{}",
+            client_prefix(&request.client_id),
+            token(request.request_id.as_str())
+        );
+        self.write(by_client, value.clone()).await?;
+        self.write(request_key(&request.request_id), value).await
+    }
+
+    async fn get(&self, id: &RequestId) -> Result<Option<PendingRequest>, RequestStoreError> {
+        self.read(request_key(id)).await
+    }
+
+    async fn remove(&self, id: &RequestId) -> Result<(), RequestStoreError> {
+        if let Some(found) = self.get(id).await? {
+            let by_client = format!("{}{}", client_prefix(&found.client_id), token(id.as_str()));
+            self.delete(by_client).await?;
+        }
+        self.delete(request_key(id)).await
+    }
+
+    async fn pending_for_client(
+        &self,
+        client: &ClientId,
+    ) -> Result<Vec<PendingRequest>, RequestStoreError> {
+        let prefix = client_prefix(client);
+        let keys: Vec<String> = self
+            .bucket
+            .run(|s| async move {
+                let keys = s.keys().await.map_err(Cause::from)?;
+                keys.try_collect::<Vec<String>>().await.map_err(Cause::from)
+            })
+            .await
+            .map_err(unavailable)?;
+        let mut found = Vec::new();
+        for key in keys.into_iter().filter(|k| k.starts_with(&prefix)) {
+            if let Some(request) = self.read::<PendingRequest>(key).await? {
+                found.push(request);
+            }
+        }
+        found.sort_by(|a, b| {
+            (a.created_at, a.request_id.as_str()).cmp(&(b.created_at, b.request_id.as_str()))
+        });
+        Ok(found)
+    }
+
+    async fn idempotent_get(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotentRecord>, RequestStoreError> {
+        self.read(format!("idem.{}", token(key.as_str()))).await
+    }
+
+    async fn idempotent_put(
+        &self,
+        key: &IdempotencyKey,
+        record: &IdempotentRecord,
+    ) -> Result<IdempotentRecord, RequestStoreError> {
+        let k = format!("idem.{}", token(key.as_str()));
+        let value = Bytes::from(serde_json::to_vec(record).map_err(corrupt)?);
+        let k2 = k.clone();
+        let created = self
+            .bucket
+            .run(|s| async move { s.create(k2, value).await })
+            .await;
+        match created {
+            Ok(_) => Ok(record.clone()),
+            // Someone else holds the key: theirs wins.
+            Err(_) => self
+                .read(k)
+                .await?
+                .ok_or_else(|| unavailable("idempotency record vanished".into())),
+        }
+    }
+}
