@@ -4,8 +4,11 @@
 
 pub mod application;
 pub mod auth;
+pub mod callbacks;
 pub mod config;
+pub mod executions;
 pub mod gateway;
+pub mod presence;
 pub mod readiness;
 pub mod telemetry;
 pub mod wiring;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use noetl_gateway::adapters::http::openapi_json;
+use noetl_gateway::adapters::http::{internal_openapi_json, openapi_json};
 use noetl_gateway::app::telemetry::Telemetry;
 use noetl_gateway::app::{Application, Config};
 
@@ -30,8 +30,13 @@ struct Cli {
 enum Command {
     /// Serve the public and internal listeners (the default).
     Serve,
-    /// Print the OpenAPI document of the REST API.
-    Openapi,
+    /// Print the OpenAPI document of the REST API (`--internal`: of the internal listener).
+    Openapi {
+        #[arg(long)]
+        internal: bool,
+    },
+    /// Print the GraphQL schema (SDL).
+    GraphqlSchema,
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -53,8 +58,19 @@ enum ConfigAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Openapi => {
-            println!("{}", openapi_json());
+        Command::Openapi { internal } => {
+            println!(
+                "{}",
+                if internal {
+                    internal_openapi_json()
+                } else {
+                    openapi_json()
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Command::GraphqlSchema => {
+            print!("{}", noetl_gateway::adapters::http::graphql::sdl());
             ExitCode::SUCCESS
         }
         Command::Version => {

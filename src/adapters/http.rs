@@ -4,12 +4,14 @@
 //! through the `Gateway` placed in request data, so the API types stay plain structs and the
 //! spec can be generated without a running gateway.
 
+mod async_callback_api;
 mod auth_api;
 mod auth_dto;
 mod body_limit;
 mod callback_api;
 mod envelope;
 mod error;
+pub mod graphql;
 mod health;
 mod request_id;
 mod routes;

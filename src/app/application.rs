@@ -14,13 +14,27 @@ use tokio::task::JoinHandle;
 
 use super::Config;
 use super::auth::{AuthService, AuthSettings, LocalSessions};
+use super::callbacks::CallbackService;
+use super::executions::ExecutionService;
 use super::gateway::Gateway;
+use super::presence::Presence;
 use super::readiness::Readiness;
-use super::wiring::{BusAdapter, ReplyBusAdapter, RunnerAdapter, SessionCacheAdapter};
+use super::wiring::{
+    BusAdapter, EventLogAdapter, ReplyBusAdapter, RequestStoreAdapter, RunnerAdapter,
+    SessionCacheAdapter,
+};
 use crate::adapters::http::{internal_endpoint, public_endpoint};
-use crate::adapters::memory::{InMemoryBus, InMemoryReplyBus, InMemorySessionCache};
-use crate::adapters::nats::{NatsConnection, NatsError, NatsReplyBus, NatsSessionCache};
+use crate::adapters::memory::{
+    InMemoryBus, InMemoryEventLog, InMemoryReplyBus, InMemoryRequestStore, InMemorySessionCache,
+};
+use crate::adapters::nats::{
+    EventLogSettings, NatsConnection, NatsError, NatsEventLog, NatsReplyBus, NatsRequestStore,
+    NatsSessionCache,
+};
 use crate::adapters::noetl::NoetlClient;
+
+/// Events one client keeps in single-replica mode (and while NATS is away).
+const MEMORY_EVENTS_PER_CLIENT: usize = 1_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -140,7 +154,49 @@ impl Application {
             ),
         );
         auth.follow_invalidations();
+        let local_requests = InMemoryRequestStore::new(config.nats.request_ttl);
+        let local_events = InMemoryEventLog::new(MEMORY_EVENTS_PER_CLIENT);
+        let (requests, events) = match &bus {
+            BusAdapter::Nats(conn) => (
+                RequestStoreAdapter::Nats {
+                    nats: NatsRequestStore::new(
+                        conn.clone(),
+                        &config.nats.request_bucket,
+                        config.nats.request_ttl,
+                        config.nats.replicas,
+                    ),
+                    local: local_requests,
+                },
+                EventLogAdapter::Nats {
+                    nats: NatsEventLog::new(
+                        conn.clone(),
+                        EventLogSettings {
+                            stream: config.events.stream.clone(),
+                            subject_prefix: config.nats.updates_subject_prefix.clone(),
+                            max_age: config.events.retention,
+                            max_bytes: i64::try_from(config.events.max_bytes).unwrap_or(i64::MAX),
+                            replicas: config.nats.replicas,
+                        },
+                    ),
+                    local: local_events,
+                },
+            ),
+            BusAdapter::Memory(_) => (
+                RequestStoreAdapter::Memory(local_requests),
+                EventLogAdapter::Memory(local_events),
+            ),
+        };
+        let presence = Presence::default();
         let gateway = Arc::new(Gateway {
+            executions: ExecutionService::new(
+                runner.clone(),
+                requests.clone(),
+                events.clone(),
+                &internal_url,
+            ),
+            callbacks: CallbackService::new(requests, events, presence),
+            graphql: config.graphql,
+            enforce_playbook_access: config.auth.enforce_playbook_access,
             auth,
             readiness: Readiness::new(runner, bus),
             max_body_bytes: config.max_body_bytes,

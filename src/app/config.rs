@@ -14,7 +14,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 
 pub use raw::{ENV_KEYS, RawConfig, Text};
 pub use secret::Secret;
-pub use typed::{AuthConfig, Config, CorsConfig, LogFormat, NatsConfig};
+pub use typed::{
+    AuthConfig, Config, CorsConfig, EventsConfig, GraphqlConfig, LogFormat, NatsConfig,
+};
 
 /// A setting that cannot be used, with the key to change and how.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

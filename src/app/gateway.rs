@@ -2,18 +2,33 @@
 //! once by the composition root with the adapters chosen in `wiring`.
 
 use super::auth::AuthService;
+use super::callbacks::CallbackService;
 use super::config::Secret;
+use super::executions::ExecutionService;
 use super::readiness::Readiness;
-use super::wiring::{BusAdapter, ReplyBusAdapter, RunnerAdapter, SessionCacheAdapter};
+use super::wiring::{
+    BusAdapter, EventLogAdapter, ReplyBusAdapter, RequestStoreAdapter, RunnerAdapter,
+    SessionCacheAdapter,
+};
 
 /// The auth use cases with the adapters configuration chose.
 pub type Auth = AuthService<RunnerAdapter, SessionCacheAdapter, ReplyBusAdapter>;
+/// The execution use cases with the adapters configuration chose.
+pub type Executions = ExecutionService<RunnerAdapter, RequestStoreAdapter, EventLogAdapter>;
+/// The callback use cases with the adapters configuration chose.
+pub type Callbacks = CallbackService<RequestStoreAdapter, EventLogAdapter>;
 
 /// Everything a request handler may use. Shared as `Arc<Gateway>`.
 #[derive(Debug)]
 pub struct Gateway {
     pub readiness: Readiness<RunnerAdapter, BusAdapter>,
     pub auth: Auth,
+    pub executions: Executions,
+    pub callbacks: Callbacks,
+    /// Query limits and switches of the GraphQL endpoint.
+    pub graphql: super::config::GraphqlConfig,
+    /// Require `allowed:true` from the access check before executing a playbook.
+    pub enforce_playbook_access: bool,
     /// Largest JSON request body accepted on the REST routes.
     pub max_body_bytes: usize,
     /// The `gateway_url` handed to playbooks: where workers reach the internal listener.

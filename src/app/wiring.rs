@@ -4,17 +4,22 @@
 use serde_json::Value;
 
 use crate::adapters::memory::{
-    InMemoryBus, InMemoryPlaybookRunner, InMemoryReplyBus, InMemorySessionCache,
+    InMemoryBus, InMemoryEventLog, InMemoryPlaybookRunner, InMemoryReplyBus, InMemoryRequestStore,
+    InMemorySessionCache,
 };
-use crate::adapters::nats::{NatsConnection, NatsReplyBus, NatsSessionCache};
+use crate::adapters::nats::{
+    NatsConnection, NatsEventLog, NatsReplyBus, NatsRequestStore, NatsSessionCache,
+};
 use crate::adapters::noetl::NoetlClient;
 use crate::domain::{
-    AccessDecision, AccessQuery, AuthReply, ExecutionDetail, ExecutionId, ExecutionStatus,
-    LoginRequest, LoginVerdict, PlaybookPath, RequestId, Session, SessionKey, SessionToken,
+    AccessDecision, AccessQuery, AuthReply, ClientEvent, ClientId, EventCursor, ExecutionDetail,
+    ExecutionId, ExecutionStatus, IdempotencyKey, IdempotentRecord, LoginRequest, LoginVerdict,
+    PendingRequest, PlaybookPath, RequestId, Session, SessionKey, SessionToken,
 };
 use crate::ports::{
-    BusMonitor, BusState, CacheLookup, InvalidationStream, PlaybookRunner, ReplyBus, ReplyBusError,
-    ReplyOutcome, ReplyStream, RunnerError, SessionCache, SessionCacheError,
+    BusMonitor, BusState, CacheLookup, EventLog, EventLogError, EventStream, InvalidationStream,
+    PlaybookRunner, ReplyBus, ReplyBusError, ReplyOutcome, ReplyStream, RequestStore,
+    RequestStoreError, RunnerError, SessionCache, SessionCacheError,
 };
 
 /// The workflow engine: NoETL over REST, or the in-memory twin.
@@ -138,5 +143,136 @@ impl ReplyBus for ReplyBusAdapter {
 
     async fn deliver(&self, reply: AuthReply) -> Result<ReplyOutcome, ReplyBusError> {
         dispatch!(self, Memory, Nats, b => b.deliver(reply))
+    }
+}
+
+/// Pending requests: in memory, or NATS K/V with this process's memory as the fallback while
+/// NATS is away (single-replica semantics until it returns).
+#[derive(Debug, Clone)]
+pub enum RequestStoreAdapter {
+    Memory(InMemoryRequestStore),
+    Nats {
+        nats: NatsRequestStore,
+        local: InMemoryRequestStore,
+    },
+}
+
+/// Tries NATS first; on `Unavailable` uses the local twin.
+macro_rules! with_fallback {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Self::Memory($s) => $call.await,
+            Self::Nats { nats, local } => {
+                let $s = nats;
+                match $call.await {
+                    Err(err) if is_unavailable(&err) => {
+                        tracing::debug!(error = %err, "NATS away: using this process's store");
+                        let $s = local;
+                        $call.await
+                    }
+                    other => other,
+                }
+            }
+        }
+    };
+}
+
+trait Unavailable {
+    fn unavailable(&self) -> bool;
+}
+
+impl Unavailable for RequestStoreError {
+    fn unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+impl Unavailable for EventLogError {
+    fn unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+fn is_unavailable(err: &impl Unavailable) -> bool {
+    err.unavailable()
+}
+
+impl RequestStore for RequestStoreAdapter {
+    async fn put(&self, request: &PendingRequest) -> Result<(), RequestStoreError> {
+        with_fallback!(self, s => s.put(request))
+    }
+
+    async fn get(&self, id: &RequestId) -> Result<Option<PendingRequest>, RequestStoreError> {
+        with_fallback!(self, s => s.get(id))
+    }
+
+    async fn remove(&self, id: &RequestId) -> Result<(), RequestStoreError> {
+        with_fallback!(self, s => s.remove(id))
+    }
+
+    async fn by_execution(
+        &self,
+        id: &ExecutionId,
+    ) -> Result<Option<PendingRequest>, RequestStoreError> {
+        with_fallback!(self, s => s.by_execution(id))
+    }
+
+    async fn pending_for_client(
+        &self,
+        client: &ClientId,
+    ) -> Result<Vec<PendingRequest>, RequestStoreError> {
+        with_fallback!(self, s => s.pending_for_client(client))
+    }
+
+    async fn claim_client(
+        &self,
+        client: &ClientId,
+        owner: &SessionKey,
+    ) -> Result<bool, RequestStoreError> {
+        with_fallback!(self, s => s.claim_client(client, owner))
+    }
+
+    async fn idempotent_get(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotentRecord>, RequestStoreError> {
+        with_fallback!(self, s => s.idempotent_get(key))
+    }
+
+    async fn idempotent_put(
+        &self,
+        key: &IdempotencyKey,
+        record: &IdempotentRecord,
+    ) -> Result<IdempotentRecord, RequestStoreError> {
+        with_fallback!(self, s => s.idempotent_put(key, record))
+    }
+}
+
+/// The per-client event log: in memory, or JetStream with this process's memory as the
+/// fallback while NATS is away.
+#[derive(Debug, Clone)]
+pub enum EventLogAdapter {
+    Memory(InMemoryEventLog),
+    Nats {
+        nats: NatsEventLog,
+        local: InMemoryEventLog,
+    },
+}
+
+impl EventLog for EventLogAdapter {
+    async fn append(
+        &self,
+        client: &ClientId,
+        event: &ClientEvent,
+    ) -> Result<EventCursor, EventLogError> {
+        with_fallback!(self, s => s.append(client, event))
+    }
+
+    async fn follow(
+        &self,
+        client: &ClientId,
+        after: Option<EventCursor>,
+    ) -> Result<EventStream, EventLogError> {
+        with_fallback!(self, s => s.follow(client, after))
     }
 }

@@ -15,6 +15,9 @@ pub struct PendingRequest {
     pub playbook_path: PlaybookPath,
     /// Unix seconds.
     pub created_at: i64,
+    /// Set once the result has been logged for the client: a second result is a duplicate.
+    #[serde(default)]
+    pub completed: bool,
 }
 
 impl PendingRequest {

@@ -2,7 +2,9 @@
 
 use std::future::Future;
 
-use crate::domain::{ClientId, IdempotencyKey, IdempotentRecord, PendingRequest, RequestId};
+use crate::domain::{
+    ClientId, ExecutionId, IdempotencyKey, IdempotentRecord, PendingRequest, RequestId, SessionKey,
+};
 
 use super::Cause;
 
@@ -39,6 +41,15 @@ pub trait RequestStore: Clone + Send + Sync + 'static {
     /// `Unavailable` when the store cannot be reached.
     fn remove(&self, id: &RequestId) -> impl Future<Output = Result<(), RequestStoreError>> + Send;
 
+    /// Finds the request that started an execution.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be reached.
+    fn by_execution(
+        &self,
+        id: &ExecutionId,
+    ) -> impl Future<Output = Result<Option<PendingRequest>, RequestStoreError>> + Send;
+
     /// Lists the pending requests of one client, oldest first.
     ///
     /// # Errors
@@ -47,6 +58,17 @@ pub trait RequestStore: Clone + Send + Sync + 'static {
         &self,
         client: &ClientId,
     ) -> impl Future<Output = Result<Vec<PendingRequest>, RequestStoreError>> + Send;
+
+    /// Binds a client id to the session that first used it. `true` when `owner` holds the
+    /// binding (now or from before), `false` when another session does.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be reached.
+    fn claim_client(
+        &self,
+        client: &ClientId,
+        owner: &SessionKey,
+    ) -> impl Future<Output = Result<bool, RequestStoreError>> + Send;
 
     /// Reads the record stored under an idempotency key.
     ///

@@ -14,9 +14,14 @@ fn pending(request: &str, client: &str, created_at: i64) -> PendingRequest {
         request_id: RequestId::parse(request).unwrap(),
         client_id: ClientId::parse(client).unwrap(),
         session_owner: "ab".repeat(32),
-        execution_id: ExecutionId::parse("583140612345678901").unwrap(),
+        execution_id: ExecutionId::parse(&format!(
+            "5831406{}",
+            request.len() * 1000 + usize::from(request.as_bytes()[request.len() - 1])
+        ))
+        .unwrap(),
         playbook_path: PlaybookPath::parse("tests/echo").unwrap(),
         created_at,
+        completed: false,
     }
 }
 
@@ -35,6 +40,12 @@ where
         store.put(r).await.unwrap();
     }
     assert_eq!(store.get(&r1.request_id).await.unwrap(), Some(r1.clone()));
+    assert_eq!(
+        store.by_execution(&r3.execution_id).await.unwrap(),
+        Some(r3.clone()),
+        "found by execution"
+    );
+    assert_ne!(r1.execution_id, r3.execution_id);
     let a = store.pending_for_client(&r1.client_id).await.unwrap();
     assert_eq!(
         a,
@@ -60,6 +71,20 @@ where
     );
 
     let owner = SessionToken::parse("owner-token").unwrap().key();
+    let intruder = SessionToken::parse("intruder-token").unwrap().key();
+    let tab = ClientId::parse(&format!("tab-{}", uuid::Uuid::new_v4().simple())).unwrap();
+    assert!(
+        store.claim_client(&tab, &owner).await.unwrap(),
+        "the first session claims a client id"
+    );
+    assert!(
+        store.claim_client(&tab, &owner).await.unwrap(),
+        "and keeps it"
+    );
+    assert!(
+        !store.claim_client(&tab, &intruder).await.unwrap(),
+        "another session cannot take it"
+    );
     let key =
         IdempotencyKey::parse(&format!("k-{}", uuid::Uuid::new_v4().simple()), &owner).unwrap();
     let first = IdempotentRecord {

@@ -17,7 +17,7 @@ use crate::domain::{AuthReply, ExecutionId, RequestId};
 use crate::ports::ReplyOutcome;
 
 #[derive(Tags)]
-enum InternalTag {
+pub(super) enum InternalTag {
     /// Worker callbacks (internal listener only).
     Internal,
 }

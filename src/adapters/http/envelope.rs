@@ -105,6 +105,7 @@ fn default_message(status: StatusCode) -> String {
 
 /// Builds the JSON error response; the single place its body is written.
 pub(crate) fn error_response(status: StatusCode, message: &str, id: &CorrelationId) -> Response {
+    // `for_status` picks the code; statuses from backends keep their backend codes there.
     let body = ErrorBody::new(ErrorCode::for_status(status), message, id.as_str());
     let json = serde_json::json!({
         "error": body.error,

@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use poem::middleware::CatchPanic;
-use poem::{Endpoint, EndpointExt, Route};
+use poem::{Endpoint, EndpointExt, Route, get};
 use poem_openapi::OpenApiService;
 
+use super::async_callback_api::AsyncCallbackApi;
 use super::auth_api::AuthApi;
 use super::body_limit::BodyLimit;
 use super::callback_api::CallbackApi;
 use super::envelope::Envelope;
+use super::graphql::{GraphqlPost, GraphqlWs, graphiql};
 use super::health::HealthApi;
 use crate::app::Gateway;
 
@@ -26,9 +28,9 @@ pub fn openapi_json() -> String {
     public_api().spec()
 }
 
-fn internal_api() -> OpenApiService<(HealthApi, CallbackApi), ()> {
+fn internal_api() -> OpenApiService<(HealthApi, CallbackApi, AsyncCallbackApi), ()> {
     OpenApiService::new(
-        (HealthApi, CallbackApi),
+        (HealthApi, CallbackApi, AsyncCallbackApi),
         "noetl-gateway internal",
         env!("CARGO_PKG_VERSION"),
     )
@@ -45,7 +47,22 @@ pub fn internal_openapi_json() -> String {
 /// Everything browsers and CLIs may call.
 pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
     let max_body = gateway.max_body_bytes;
+    let schema = super::graphql::build(gateway.clone());
     Route::new()
+        .at(
+            "/graphql",
+            get(graphiql).post(GraphqlPost {
+                schema: schema.clone(),
+                gateway: gateway.clone(),
+            }),
+        )
+        .at(
+            "/graphql/ws",
+            GraphqlWs {
+                schema,
+                gateway: gateway.clone(),
+            },
+        )
         .nest("/", public_api())
         .with(BodyLimit::new(max_body))
         .with(CatchPanic::new())

@@ -4,9 +4,18 @@
 //! proxy) the same order, plus the `session_token` query parameter where a browser's
 //! EventSource cannot set headers.
 
-use poem::Request;
+use std::sync::Arc;
+
+use poem::http::{HeaderValue, StatusCode};
+use poem::{Request, Response};
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
+
+use super::envelope::error_response;
+use super::error::ApiError;
+use super::request_id::CorrelationId;
+use crate::app::Gateway;
+use crate::domain::{Session, SessionToken};
 
 /// `Authorization: Bearer <session token>`.
 #[derive(SecurityScheme)]
@@ -95,6 +104,41 @@ pub fn token_from_request(req: &Request, allow_query: bool) -> Option<String> {
         .or_else(|| header("x-session-token"))
         .or_else(cookie)
         .or_else(query)
+}
+
+/// Verifies the session of a plain poem request, or gives the JSON refusal to send: 401 for
+/// a missing or invalid session, 503/502/504 when no backend can answer.
+pub(crate) async fn authenticate(
+    gateway: &Arc<Gateway>,
+    req: &Request,
+    allow_query: bool,
+) -> Result<(SessionToken, Session), Response> {
+    let id = req
+        .extensions()
+        .get::<CorrelationId>()
+        .cloned()
+        .unwrap_or_else(|| CorrelationId::from_header(None));
+    let refuse = |message: &str| error_response(StatusCode::UNAUTHORIZED, message, &id);
+    let Some(raw) = token_from_request(req, allow_query) else {
+        return Err(refuse("A session is required"));
+    };
+    let Ok(token) = SessionToken::parse(&raw) else {
+        return Err(refuse("Invalid or expired session"));
+    };
+    match gateway.auth.resolve(&token).await {
+        Ok(Some(session)) => Ok((token, session)),
+        Ok(None) => Err(refuse("Invalid or expired session")),
+        Err(err) => {
+            let api = ApiError::from_auth(&err, &id);
+            let mut response = error_response(api.status, &api.body.error, &id);
+            if let Some(secs) = api.retry_after_secs {
+                response
+                    .headers_mut()
+                    .insert("retry-after", HeaderValue::from(secs));
+            }
+            Err(response)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::domain::{ClientId, IdempotencyKey, IdempotentRecord, PendingRequest, RequestId};
+use crate::domain::{
+    ClientId, ExecutionId, IdempotencyKey, IdempotentRecord, PendingRequest, RequestId, SessionKey,
+};
 use crate::ports::{RequestStore, RequestStoreError};
 
 use super::ttl_map::TtlMap;
@@ -12,6 +14,7 @@ use super::ttl_map::TtlMap;
 struct Maps {
     requests: TtlMap<RequestId, PendingRequest>,
     idempotent: TtlMap<IdempotencyKey, IdempotentRecord>,
+    owners: TtlMap<ClientId, SessionKey>,
 }
 
 #[derive(Debug, Clone)]
@@ -25,6 +28,7 @@ impl InMemoryRequestStore {
             entries: Arc::new(Mutex::new(Maps {
                 requests: TtlMap::new(ttl),
                 idempotent: TtlMap::new(ttl),
+                owners: TtlMap::new(ttl),
             })),
         }
     }
@@ -57,6 +61,18 @@ impl RequestStore for InMemoryRequestStore {
         Ok(())
     }
 
+    async fn by_execution(
+        &self,
+        id: &ExecutionId,
+    ) -> Result<Option<PendingRequest>, RequestStoreError> {
+        Ok(self.with(|m| {
+            m.requests
+                .live_values()
+                .find(|r| &r.execution_id == id)
+                .cloned()
+        }))
+    }
+
     async fn pending_for_client(
         &self,
         client: &ClientId,
@@ -72,6 +88,20 @@ impl RequestStore for InMemoryRequestStore {
             (a.created_at, a.request_id.as_str()).cmp(&(b.created_at, b.request_id.as_str()))
         });
         Ok(found)
+    }
+
+    async fn claim_client(
+        &self,
+        client: &ClientId,
+        owner: &SessionKey,
+    ) -> Result<bool, RequestStoreError> {
+        Ok(self.with(|m| match m.owners.get(client) {
+            Some(holder) => &holder == owner,
+            None => {
+                m.owners.insert(client.clone(), owner.clone());
+                true
+            }
+        }))
     }
 
     async fn idempotent_get(

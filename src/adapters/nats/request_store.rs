@@ -11,7 +11,9 @@ use futures_util::TryStreamExt;
 use super::NatsConnection;
 use super::bucket::{LazyBucket, kv_config};
 use super::keys::token;
-use crate::domain::{ClientId, IdempotencyKey, IdempotentRecord, PendingRequest, RequestId};
+use crate::domain::{
+    ClientId, ExecutionId, IdempotencyKey, IdempotentRecord, PendingRequest, RequestId, SessionKey,
+};
 use crate::ports::{Cause, RequestStore, RequestStoreError};
 
 #[derive(Debug, Clone)]
@@ -21,6 +23,10 @@ pub struct NatsRequestStore {
 
 fn request_key(id: &RequestId) -> String {
     format!("req.{}", token(id.as_str()))
+}
+
+fn execution_key(id: &ExecutionId) -> String {
+    format!("exec.{}", token(id.as_str()))
 }
 
 fn client_prefix(client: &ClientId) -> String {
@@ -80,6 +86,8 @@ impl RequestStore for NatsRequestStore {
             token(request.request_id.as_str())
         );
         self.write(by_client, value.clone()).await?;
+        self.write(execution_key(&request.execution_id), value.clone())
+            .await?;
         self.write(request_key(&request.request_id), value).await
     }
 
@@ -91,8 +99,16 @@ impl RequestStore for NatsRequestStore {
         if let Some(found) = self.get(id).await? {
             let by_client = format!("{}{}", client_prefix(&found.client_id), token(id.as_str()));
             self.delete(by_client).await?;
+            self.delete(execution_key(&found.execution_id)).await?;
         }
         self.delete(request_key(id)).await
+    }
+
+    async fn by_execution(
+        &self,
+        id: &ExecutionId,
+    ) -> Result<Option<PendingRequest>, RequestStoreError> {
+        self.read(execution_key(id)).await
     }
 
     async fn pending_for_client(
@@ -118,6 +134,30 @@ impl RequestStore for NatsRequestStore {
             (a.created_at, a.request_id.as_str()).cmp(&(b.created_at, b.request_id.as_str()))
         });
         Ok(found)
+    }
+
+    async fn claim_client(
+        &self,
+        client: &ClientId,
+        owner: &SessionKey,
+    ) -> Result<bool, RequestStoreError> {
+        let key = format!("owner.{}", token(client.as_str()));
+        let value = Bytes::from(owner.as_str().to_owned());
+        let k = key.clone();
+        if self
+            .bucket
+            .run(|s| async move { s.create(k, value).await })
+            .await
+            .is_ok()
+        {
+            return Ok(true);
+        }
+        let raw = self
+            .bucket
+            .run(|s| async move { s.get(key).await })
+            .await
+            .map_err(unavailable)?;
+        Ok(raw.is_some_and(|holder| holder.as_ref() == owner.as_str().as_bytes()))
     }
 
     async fn idempotent_get(

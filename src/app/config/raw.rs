@@ -40,6 +40,13 @@ pub const ENV_KEYS: &[&str] = &[
     "GATEWAY_SESSION_LOCAL_CAPACITY",
     "GATEWAY_SESSION_NEGATIVE_TTL_SECS",
     "NATS_KV_REPLICAS",
+    "GATEWAY_GRAPHQL_MAX_DEPTH",
+    "GATEWAY_GRAPHQL_MAX_COMPLEXITY",
+    "GATEWAY_GRAPHQL_MAX_ALIASES",
+    "GATEWAY_GRAPHQL_INTROSPECTION",
+    "GATEWAY_EVENT_STREAM",
+    "GATEWAY_EVENT_RETENTION_SECS",
+    "GATEWAY_EVENT_MAX_BYTES",
 ];
 
 /// A string setting that also accepts a number or boolean (the environment has no types,
@@ -128,6 +135,13 @@ pub struct RawConfig {
     pub gateway_session_local_capacity: u64,
     pub gateway_session_negative_ttl_secs: u64,
     pub nats_kv_replicas: u8,
+    pub gateway_graphql_max_depth: u16,
+    pub gateway_graphql_max_complexity: u32,
+    pub gateway_graphql_max_aliases: u16,
+    pub gateway_graphql_introspection: bool,
+    pub gateway_event_stream: Text,
+    pub gateway_event_retention_secs: u64,
+    pub gateway_event_max_bytes: u64,
 }
 
 impl Default for RawConfig {
@@ -167,6 +181,13 @@ impl Default for RawConfig {
             gateway_session_local_capacity: 100_000,
             gateway_session_negative_ttl_secs: 5,
             nats_kv_replicas: 1,
+            gateway_graphql_max_depth: 12,
+            gateway_graphql_max_complexity: 500,
+            gateway_graphql_max_aliases: 30,
+            gateway_graphql_introspection: true,
+            gateway_event_stream: "NOETL_GATEWAY_EVENTS".into(),
+            gateway_event_retention_secs: 24 * 3600,
+            gateway_event_max_bytes: 1024 * 1024 * 1024,
         }
     }
 }

@@ -54,6 +54,23 @@ pub struct AuthConfig {
     pub negative_ttl: Duration,
 }
 
+/// Limits of the GraphQL endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct GraphqlConfig {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub introspection: bool,
+}
+
+/// Retention of the per-client event log.
+#[derive(Debug, Clone)]
+pub struct EventsConfig {
+    pub stream: String,
+    pub retention: Duration,
+    pub max_bytes: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub public_addr: SocketAddr,
@@ -69,6 +86,8 @@ pub struct Config {
     pub drain_deadline: Duration,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
+    pub graphql: GraphqlConfig,
+    pub events: EventsConfig,
 }
 
 impl Config {
@@ -165,6 +184,25 @@ impl Config {
                 secs(self.auth.negative_ttl),
             ),
             ("NATS_KV_REPLICAS", self.nats.replicas.to_string()),
+            (
+                "GATEWAY_GRAPHQL_MAX_DEPTH",
+                self.graphql.max_depth.to_string(),
+            ),
+            (
+                "GATEWAY_GRAPHQL_MAX_COMPLEXITY",
+                self.graphql.max_complexity.to_string(),
+            ),
+            (
+                "GATEWAY_GRAPHQL_MAX_ALIASES",
+                self.graphql.max_aliases.to_string(),
+            ),
+            (
+                "GATEWAY_GRAPHQL_INTROSPECTION",
+                self.graphql.introspection.to_string(),
+            ),
+            ("GATEWAY_EVENT_STREAM", self.events.stream.clone()),
+            ("GATEWAY_EVENT_RETENTION_SECS", secs(self.events.retention)),
+            ("GATEWAY_EVENT_MAX_BYTES", self.events.max_bytes.to_string()),
             (
                 "GATEWAY_HEARTBEAT_INTERVAL_SECS",
                 secs(self.heartbeat_interval),

@@ -9,7 +9,9 @@ use crate::app::auth::AuthMode;
 use crate::domain::PlaybookPath;
 
 use super::raw::{RawConfig, Text};
-use super::typed::{AuthConfig, Config, CorsConfig, LogFormat, NatsConfig};
+use super::typed::{
+    AuthConfig, Config, CorsConfig, EventsConfig, GraphqlConfig, LogFormat, NatsConfig,
+};
 use super::{ConfigError, Secret};
 
 pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
@@ -143,6 +145,44 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             ));
         }
     };
+    let positive = |key: &str, value: u64| {
+        if value == 0 {
+            Err(ConfigError::new(
+                key,
+                "must be greater than 0",
+                format!("set {key} to a positive number"),
+            ))
+        } else {
+            Ok(usize::try_from(value).unwrap_or(usize::MAX))
+        }
+    };
+    let graphql = GraphqlConfig {
+        max_depth: positive(
+            "GATEWAY_GRAPHQL_MAX_DEPTH",
+            u64::from(raw.gateway_graphql_max_depth),
+        )?,
+        max_complexity: positive(
+            "GATEWAY_GRAPHQL_MAX_COMPLEXITY",
+            u64::from(raw.gateway_graphql_max_complexity),
+        )?,
+        max_aliases: positive(
+            "GATEWAY_GRAPHQL_MAX_ALIASES",
+            u64::from(raw.gateway_graphql_max_aliases),
+        )?,
+        introspection: raw.gateway_graphql_introspection,
+    };
+    let events = EventsConfig {
+        stream: bucket("GATEWAY_EVENT_STREAM", &raw.gateway_event_stream)?,
+        retention: secs(
+            "GATEWAY_EVENT_RETENTION_SECS",
+            raw.gateway_event_retention_secs,
+        )?,
+        max_bytes: u64::try_from(positive(
+            "GATEWAY_EVENT_MAX_BYTES",
+            raw.gateway_event_max_bytes,
+        )?)
+        .unwrap_or(u64::MAX),
+    };
     Ok(Config {
         public_addr,
         internal_addr,
@@ -159,6 +199,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         drain_deadline: Duration::from_secs(raw.gateway_drain_secs),
         max_body_bytes: usize::try_from(raw.gateway_max_body_bytes).unwrap_or(usize::MAX),
         log_format,
+        graphql,
+        events,
     })
 }
 

@@ -1,0 +1,238 @@
+//! Adapters (http): the internal routes that carry results and progress for real-time
+//! clients (`/api/internal/callback/async`, `/api/internal/progress`).
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::Value;
+
+use super::callback_api::{InternalTag, check_secret};
+use super::error::{ApiError, ErrorBody, ErrorCode};
+use super::request_id::CorrelationId;
+use crate::app::Gateway;
+use crate::app::callbacks::{CallbackError, Delivery, ProgressReport, ResultReport};
+use crate::domain::{EventError, ExecutionId, ExecutionState, RequestId};
+
+/// The error a playbook reports.
+#[derive(Debug, Object)]
+pub struct CallbackErrorBody {
+    /// JSON-RPC style code; -32000 (playbook failed) when absent.
+    pub code: Option<i64>,
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+/// A playbook's result for a real-time client.
+#[derive(Debug, Object)]
+pub struct AsyncResultBody {
+    pub request_id: String,
+    /// A JSON string or number.
+    pub execution_id: Option<Value>,
+    /// `COMPLETED` or `FAILED`.
+    pub status: String,
+    pub data: Option<Value>,
+    pub error: Option<CallbackErrorBody>,
+}
+
+/// A playbook's progress for a real-time client.
+#[derive(Debug, Object)]
+pub struct ProgressBody {
+    pub request_id: String,
+    /// A JSON string or number.
+    pub execution_id: Option<Value>,
+    pub step: Option<String>,
+    pub message: Option<String>,
+    pub progress: Option<Value>,
+}
+
+/// `{"status":"delivered"}`, `{"status":"sent"}` or `{"status":"queued","clientDisconnected":true}`.
+#[derive(Debug, Object)]
+pub struct DeliveryBody {
+    pub status: String,
+    #[oai(rename = "clientDisconnected", skip_serializing_if_is_none)]
+    pub client_disconnected: Option<bool>,
+}
+
+#[derive(ApiResponse)]
+pub enum CallbackReply {
+    /// Logged, and the client streams from this replica.
+    #[oai(status = 200)]
+    Delivered(Json<DeliveryBody>),
+    /// Logged; the client is not streaming here and gets it when it (re)connects anywhere.
+    #[oai(status = 202)]
+    Queued(Json<DeliveryBody>),
+    /// Malformed body (`BAD_USER_INPUT`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong callback secret (`UNAUTHENTICATED`).
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// No pending request has this `request_id` (`{"error":"Request not found"}`).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The `execution_id` is not the request's execution (`CONFLICT`).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The event could not be stored; retry (`UNAVAILABLE`).
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+impl From<ApiError> for CallbackReply {
+    fn from(err: ApiError) -> Self {
+        let body = Json(err.body);
+        match err.status.as_u16() {
+            401 => Self::Unauthorized(body),
+            404 => Self::NotFound(body),
+            409 => Self::Conflict(body),
+            503 => Self::Unavailable(body),
+            _ => Self::BadRequest(body),
+        }
+    }
+}
+
+fn parse_ids(
+    request_id: &str,
+    execution_id: Option<Value>,
+) -> Result<(RequestId, Option<ExecutionId>), String> {
+    let request_id = RequestId::parse(request_id).map_err(|e| e.to_string())?;
+    let execution_id = match execution_id {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            serde_json::from_value::<ExecutionId>(v).map_err(|e| format!("execution_id: {e}"))?,
+        ),
+    };
+    Ok((request_id, execution_id))
+}
+
+fn bad(message: String, id: &CorrelationId) -> CallbackReply {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::BadUserInput,
+        message,
+        id,
+    )
+    .into()
+}
+
+fn answer(
+    outcome: Result<Delivery, CallbackError>,
+    sent: &str,
+    id: &CorrelationId,
+) -> CallbackReply {
+    match outcome {
+        Ok(Delivery::Delivered) => CallbackReply::Delivered(Json(DeliveryBody {
+            status: sent.to_owned(),
+            client_disconnected: None,
+        })),
+        Ok(Delivery::Queued) => CallbackReply::Queued(Json(DeliveryBody {
+            status: "queued".to_owned(),
+            client_disconnected: Some(true),
+        })),
+        Err(CallbackError::UnknownRequest) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "Request not found",
+            id,
+        )
+        .into(),
+        Err(err @ CallbackError::WrongExecution) => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::Conflict,
+            err.to_string(),
+            id,
+        )
+        .into(),
+        Err(err) => {
+            tracing::warn!(error = %err, cause = ?std::error::Error::source(&err).map(ToString::to_string), "callback not stored");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                err.to_string(),
+                id,
+            )
+            .into()
+        }
+    }
+}
+
+pub struct AsyncCallbackApi;
+
+#[OpenApi(prefix_path = "/api/internal", tag = "InternalTag::Internal")]
+impl AsyncCallbackApi {
+    /// A playbook's result for the client that started it.
+    #[oai(path = "/callback/async", method = "post")]
+    async fn result(
+        &self,
+        body: Json<AsyncResultBody>,
+        gateway: Data<&Arc<Gateway>>,
+        id: CorrelationId,
+        req: &Request,
+    ) -> CallbackReply {
+        if let Err(e) = check_secret(&gateway, req, &id) {
+            return e.into();
+        }
+        let body = body.0;
+        let (request_id, execution_id) = match parse_ids(&body.request_id, body.execution_id) {
+            Ok(ids) => ids,
+            Err(message) => return bad(message, &id),
+        };
+        let state = match body.status.trim().to_ascii_uppercase().as_str() {
+            "COMPLETED" | "SUCCESS" => ExecutionState::Completed,
+            "FAILED" | "ERROR" => ExecutionState::Failed,
+            _ => return bad("status: must be COMPLETED or FAILED".to_owned(), &id),
+        };
+        let error = body.error.map(|e| EventError {
+            code: e.code.unwrap_or(-32000),
+            message: e.message,
+            data: e.data,
+        });
+        let error = match (state, error) {
+            (ExecutionState::Failed, None) => Some(EventError {
+                code: -32000,
+                message: "Playbook failed".to_owned(),
+                data: None,
+            }),
+            (_, e) => e,
+        };
+        let report = ResultReport {
+            request_id,
+            execution_id,
+            state,
+            data: body.data,
+            error,
+        };
+        answer(gateway.callbacks.result(report).await, "delivered", &id)
+    }
+
+    /// A playbook's progress for the client that started it.
+    #[oai(path = "/progress", method = "post")]
+    async fn progress(
+        &self,
+        body: Json<ProgressBody>,
+        gateway: Data<&Arc<Gateway>>,
+        id: CorrelationId,
+        req: &Request,
+    ) -> CallbackReply {
+        if let Err(e) = check_secret(&gateway, req, &id) {
+            return e.into();
+        }
+        let body = body.0;
+        let (request_id, execution_id) = match parse_ids(&body.request_id, body.execution_id) {
+            Ok(ids) => ids,
+            Err(message) => return bad(message, &id),
+        };
+        let report = ProgressReport {
+            request_id,
+            execution_id,
+            step: body.step,
+            message: body.message,
+            progress: body.progress,
+        };
+        answer(gateway.callbacks.progress(report).await, "sent", &id)
+    }
+}

@@ -1,0 +1,11 @@
+//! Adapters (http/graphql): GraphQL through async-graphql and async-graphql-poem. The schema
+//! calls the application's use cases; errors get a stable `extensions.code` in one place.
+
+mod endpoint;
+mod errors;
+mod limits;
+pub mod schema;
+mod types;
+
+pub use endpoint::{GraphqlPost, GraphqlWs, graphiql};
+pub use schema::{build, sdl};

@@ -1,0 +1,48 @@
+//! Adapters (graphql): the alias limit async-graphql does not have (depth and complexity
+//! are its own), counted over every operation and fragment of a parsed document.
+
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+
+fn count(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some()) + count(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => count(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+/// The number of aliased fields in a document.
+pub(crate) fn aliases(document: &ExecutableDocument) -> usize {
+    let in_operations: usize = document
+        .operations
+        .iter()
+        .map(|(_, op)| count(&op.node.selection_set.node))
+        .sum();
+    let in_fragments: usize = document
+        .fragments
+        .values()
+        .map(|f| count(&f.node.selection_set.node))
+        .sum();
+    in_operations + in_fragments
+}
+
+#[cfg(test)]
+mod tests {
+    use super::aliases;
+
+    #[test]
+    fn aliases_are_counted_in_operations_and_fragments() {
+        let doc = async_graphql::parser::parse_query(
+            "query { a: health b: version ... on Query { c: health } ...F } fragment F on Query { d: version e: health }",
+        )
+        .unwrap();
+        assert_eq!(aliases(&doc), 5);
+        let none = async_graphql::parser::parse_query("{ health version }").unwrap();
+        assert_eq!(aliases(&none), 0);
+    }
+}
