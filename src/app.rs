@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod presence;
 pub mod readiness;
 pub mod telemetry;
+pub mod watcher;
 pub mod wiring;
 
 pub use application::{Application, RunningApplication};

@@ -11,6 +11,7 @@ mod body_limit;
 mod callback_api;
 mod envelope;
 mod error;
+mod events;
 pub mod graphql;
 mod health;
 mod request_id;

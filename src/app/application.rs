@@ -19,6 +19,7 @@ use super::executions::ExecutionService;
 use super::gateway::Gateway;
 use super::presence::Presence;
 use super::readiness::Readiness;
+use super::watcher::Watcher;
 use super::wiring::{
     BusAdapter, EventLogAdapter, ReplyBusAdapter, RequestStoreAdapter, RunnerAdapter,
     SessionCacheAdapter,
@@ -50,12 +51,14 @@ pub enum StartError {
 
 /// A gateway whose listeners are bound but not yet serving.
 pub struct Application {
+    /// Tells streams and background work that the gateway is draining.
+    drain: watch::Sender<bool>,
     gateway: Arc<Gateway>,
     public: TcpAcceptor,
     internal: TcpAcceptor,
     public_addr: SocketAddr,
     internal_addr: SocketAddr,
-    drain: Duration,
+    drain_deadline: Duration,
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpAcceptor, SocketAddr), StartError> {
@@ -187,6 +190,16 @@ impl Application {
             ),
         };
         let presence = Presence::default();
+        let (drain_tx, draining) = watch::channel(false);
+        let callbacks = CallbackService::new(requests.clone(), events.clone(), presence);
+        Watcher {
+            runner: runner.clone(),
+            requests: requests.clone(),
+            callbacks: callbacks.clone(),
+            settings: config.watch,
+            holder: uuid::Uuid::new_v4().to_string(),
+        }
+        .spawn(draining.clone());
         let gateway = Arc::new(Gateway {
             executions: ExecutionService::new(
                 runner.clone(),
@@ -194,7 +207,9 @@ impl Application {
                 events.clone(),
                 &internal_url,
             ),
-            callbacks: CallbackService::new(requests, events, presence),
+            callbacks,
+            draining,
+            heartbeat: config.heartbeat_interval,
             graphql: config.graphql,
             enforce_playbook_access: config.auth.enforce_playbook_access,
             auth,
@@ -204,12 +219,13 @@ impl Application {
             callback_secret: config.callback_secret.clone(),
         });
         Ok(Self {
+            drain: drain_tx,
             gateway,
             public,
             internal,
             public_addr,
             internal_addr,
-            drain: config.drain_deadline,
+            drain_deadline: config.drain_deadline,
         })
     }
 
@@ -235,7 +251,8 @@ impl Application {
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        let drain = Some(self.drain);
+        let drain = Some(self.drain_deadline);
+        let drain_tx = self.drain;
         let public = Server::new_with_acceptor(self.public)
             .name("public")
             .run_with_graceful_shutdown(
@@ -255,6 +272,7 @@ impl Application {
             shutdown.await;
             tracing::info!("shutdown requested: draining");
             gateway.readiness.start_draining();
+            let _ = drain_tx.send(true);
             let _ = stop_tx.send(true);
         };
         let (_, public, internal) = tokio::join!(trigger, public, internal);

@@ -87,11 +87,7 @@ impl<Q: RequestStore, L: EventLog> CallbackService<Q, L> {
     /// `UnknownRequest`, `WrongExecution`, or the stores' unavailability (nothing was
     /// logged then, so the worker may retry).
     pub async fn result(&self, report: ResultReport) -> Result<Delivery, CallbackError> {
-        let mut pending = self
-            .requests
-            .get(&report.request_id)
-            .await?
-            .ok_or(CallbackError::UnknownRequest)?;
+        let mut pending = self.pending(&report.request_id).await?;
         if report
             .execution_id
             .as_ref()
@@ -99,7 +95,14 @@ impl<Q: RequestStore, L: EventLog> CallbackService<Q, L> {
         {
             return Err(CallbackError::WrongExecution);
         }
-        if !pending.completed {
+        // One writer per result: a callback and the watcher racing each other take the same
+        // lease; whoever loses leaves the result to the winner.
+        let attempt = uuid::Uuid::new_v4().to_string();
+        let writer = self
+            .requests
+            .lease(&format!("result-{}", report.request_id), &attempt)
+            .await?;
+        if !pending.completed && writer {
             let state = ClientEvent::State {
                 execution_id: pending.execution_id.clone(),
                 state: report.state,
@@ -128,11 +131,7 @@ impl<Q: RequestStore, L: EventLog> CallbackService<Q, L> {
     /// # Errors
     /// As for `result`.
     pub async fn progress(&self, report: ProgressReport) -> Result<Delivery, CallbackError> {
-        let pending = self
-            .requests
-            .get(&report.request_id)
-            .await?
-            .ok_or(CallbackError::UnknownRequest)?;
+        let pending = self.pending(&report.request_id).await?;
         if report
             .execution_id
             .as_ref()
@@ -149,6 +148,24 @@ impl<Q: RequestStore, L: EventLog> CallbackService<Q, L> {
         };
         self.events.append(&pending.client_id, &event).await?;
         Ok(self.delivery(&pending.client_id))
+    }
+
+    /// The pending request, waiting briefly for it: a fast worker can call back before the
+    /// replica that started its execution has finished recording the request.
+    async fn pending(
+        &self,
+        id: &RequestId,
+    ) -> Result<crate::domain::PendingRequest, CallbackError> {
+        for pause_ms in [25u64, 50, 100, 200, 400, 800] {
+            if let Some(found) = self.requests.get(id).await? {
+                return Ok(found);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+        }
+        self.requests
+            .get(id)
+            .await?
+            .ok_or(CallbackError::UnknownRequest)
     }
 
     fn delivery(&self, client: &crate::domain::ClientId) -> Delivery {

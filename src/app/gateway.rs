@@ -29,6 +29,10 @@ pub struct Gateway {
     pub graphql: super::config::GraphqlConfig,
     /// Require `allowed:true` from the access check before executing a playbook.
     pub enforce_playbook_access: bool,
+    /// Turns true when the gateway starts draining: open streams say goodbye and end.
+    pub draining: tokio::sync::watch::Receiver<bool>,
+    /// Heartbeat of the SSE streams.
+    pub heartbeat: std::time::Duration,
     /// Largest JSON request body accepted on the REST routes.
     pub max_body_bytes: usize,
     /// The `gateway_url` handed to playbooks: where workers reach the internal listener.

@@ -1,14 +1,24 @@
 //! App: which clients have a live stream on this replica (SSE or a GraphQL subscription), so a
-//! callback can answer "delivered" or "queued" truthfully for local clients.
+//! callback can answer "delivered" or "queued" truthfully for local clients, and so a new
+//! stream for a client id replaces the older one here without unregistering itself.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::watch;
+
 use crate::domain::ClientId;
+
+#[derive(Debug)]
+struct Entry {
+    streams: usize,
+    newest: watch::Sender<u64>,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Presence {
-    streams: Arc<Mutex<HashMap<ClientId, usize>>>,
+    clients: Arc<Mutex<HashMap<ClientId, Entry>>>,
+    generations: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Counts one live stream until dropped.
@@ -16,32 +26,64 @@ pub struct Presence {
 pub struct PresenceGuard {
     presence: Presence,
     client: ClientId,
+    generation: u64,
+    newest: watch::Receiver<u64>,
 }
 
 impl Presence {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<ClientId, usize>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<ClientId, Entry>) -> T) -> T {
         // A poisoned lock only means a panic elsewhere mid-update; the map is still sound.
         let mut guard = self
-            .streams
+            .clients
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut guard)
     }
 
+    /// Registers a stream for `client`; any older stream for it learns it was replaced.
     pub fn enter(&self, client: &ClientId) -> PresenceGuard {
-        self.with(|m| *m.entry(client.clone()).or_default() += 1);
+        let generation = self
+            .generations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let newest = self.with(|m| {
+            let entry = m.entry(client.clone()).or_insert_with(|| Entry {
+                streams: 0,
+                newest: watch::channel(0).0,
+            });
+            entry.streams += 1;
+            entry.newest.send_replace(generation);
+            entry.newest.subscribe()
+        });
         PresenceGuard {
             presence: self.clone(),
             client: client.clone(),
+            generation,
+            newest,
         }
     }
 
     pub fn is_here(&self, client: &ClientId) -> bool {
-        self.with(|m| m.get(client).is_some_and(|n| *n > 0))
+        self.with(|m| m.get(client).is_some_and(|e| e.streams > 0))
     }
 
     pub fn streams(&self) -> usize {
-        self.with(|m| m.values().sum())
+        self.with(|m| m.values().map(|e| e.streams).sum())
+    }
+}
+
+impl PresenceGuard {
+    /// Completes when a newer stream for the same client registers on this replica.
+    pub async fn replaced(&mut self) {
+        let mine = self.generation;
+        if self
+            .newest
+            .wait_for(|newest| *newest != mine)
+            .await
+            .is_err()
+        {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
@@ -49,12 +91,32 @@ impl Drop for PresenceGuard {
     fn drop(&mut self) {
         let client = &self.client;
         self.presence.with(|m| {
-            if let Some(n) = m.get_mut(client) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
+            if let Some(entry) = m.get_mut(client) {
+                entry.streams = entry.streams.saturating_sub(1);
+                if entry.streams == 0 {
                     m.remove(client);
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_newer_stream_replaces_the_older_and_the_older_leaving_keeps_the_newer() {
+        let presence = Presence::default();
+        let tab = ClientId::parse("tab").unwrap();
+        let mut old = presence.enter(&tab);
+        let new = presence.enter(&tab);
+        tokio::time::timeout(std::time::Duration::from_secs(1), old.replaced())
+            .await
+            .expect("old is told");
+        drop(old);
+        assert!(presence.is_here(&tab), "the newer stream stays registered");
+        drop(new);
+        assert!(!presence.is_here(&tab));
     }
 }

@@ -224,6 +224,14 @@ impl RequestStore for RequestStoreAdapter {
         with_fallback!(self, s => s.pending_for_client(client))
     }
 
+    async fn unfinished(&self) -> Result<Vec<PendingRequest>, RequestStoreError> {
+        with_fallback!(self, s => s.unfinished())
+    }
+
+    async fn lease(&self, name: &str, holder: &str) -> Result<bool, RequestStoreError> {
+        with_fallback!(self, s => s.lease(name, holder))
+    }
+
     async fn claim_client(
         &self,
         client: &ClientId,

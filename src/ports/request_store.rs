@@ -59,6 +59,26 @@ pub trait RequestStore: Clone + Send + Sync + 'static {
         client: &ClientId,
     ) -> impl Future<Output = Result<Vec<PendingRequest>, RequestStoreError>> + Send;
 
+    /// Every request whose result has not been logged yet, across all clients.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be reached.
+    fn unfinished(
+        &self,
+    ) -> impl Future<Output = Result<Vec<PendingRequest>, RequestStoreError>> + Send;
+
+    /// Takes or renews a short lease named `name` for `holder` (one replica at a time does
+    /// the leased work). `true` while `holder` holds it; leases lapse after the store's lease
+    /// TTL unless renewed.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be reached.
+    fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+    ) -> impl Future<Output = Result<bool, RequestStoreError>> + Send;
+
     /// Binds a client id to the session that first used it. `true` when `owner` holds the
     /// binding (now or from before), `false` when another session does.
     ///

@@ -6,6 +6,7 @@
 pub mod gateway;
 pub mod nats;
 pub mod noetl;
+pub mod sse;
 
 #[allow(unused_imports)]
 pub use gateway::{TestGateway, base_raw_config, http_client};

@@ -11,6 +11,7 @@ use super::auth_api::AuthApi;
 use super::body_limit::BodyLimit;
 use super::callback_api::CallbackApi;
 use super::envelope::Envelope;
+use super::events::events;
 use super::graphql::{GraphqlPost, GraphqlWs, graphiql};
 use super::health::HealthApi;
 use crate::app::Gateway;
@@ -56,6 +57,7 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
                 gateway: gateway.clone(),
             }),
         )
+        .at("/events", get(events))
         .at(
             "/graphql/ws",
             GraphqlWs {

@@ -10,11 +10,15 @@ use crate::ports::{RequestStore, RequestStoreError};
 
 use super::ttl_map::TtlMap;
 
+/// How long a lease lasts without renewal.
+pub const LEASE_TTL: Duration = Duration::from_secs(10);
+
 #[derive(Debug)]
 struct Maps {
     requests: TtlMap<RequestId, PendingRequest>,
     idempotent: TtlMap<IdempotencyKey, IdempotentRecord>,
     owners: TtlMap<ClientId, SessionKey>,
+    leases: TtlMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -29,6 +33,7 @@ impl InMemoryRequestStore {
                 requests: TtlMap::new(ttl),
                 idempotent: TtlMap::new(ttl),
                 owners: TtlMap::new(ttl),
+                leases: TtlMap::new(LEASE_TTL),
             })),
         }
     }
@@ -88,6 +93,26 @@ impl RequestStore for InMemoryRequestStore {
             (a.created_at, a.request_id.as_str()).cmp(&(b.created_at, b.request_id.as_str()))
         });
         Ok(found)
+    }
+
+    async fn unfinished(&self) -> Result<Vec<PendingRequest>, RequestStoreError> {
+        Ok(self.with(|m| {
+            m.requests
+                .live_values()
+                .filter(|r| !r.completed)
+                .cloned()
+                .collect()
+        }))
+    }
+
+    async fn lease(&self, name: &str, holder: &str) -> Result<bool, RequestStoreError> {
+        Ok(self.with(|m| match m.leases.get(&name.to_owned()) {
+            Some(current) if current != holder => false,
+            _ => {
+                m.leases.insert(name.to_owned(), holder.to_owned());
+                true
+            }
+        }))
     }
 
     async fn claim_client(

@@ -16,9 +16,13 @@ use crate::domain::{
 };
 use crate::ports::{Cause, RequestStore, RequestStoreError};
 
+/// How long a lease lasts without renewal.
+const LEASE_TTL: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 pub struct NatsRequestStore {
     bucket: Arc<LazyBucket>,
+    leases: Arc<LazyBucket>,
 }
 
 fn request_key(id: &RequestId) -> String {
@@ -44,7 +48,14 @@ fn corrupt(err: serde_json::Error) -> RequestStoreError {
 impl NatsRequestStore {
     pub fn new(conn: NatsConnection, bucket: &str, ttl: Duration, replicas: usize) -> Self {
         Self {
-            bucket: Arc::new(LazyBucket::new(conn, kv_config(bucket, ttl, replicas))),
+            bucket: Arc::new(LazyBucket::new(
+                conn.clone(),
+                kv_config(bucket, ttl, replicas),
+            )),
+            leases: Arc::new(LazyBucket::new(
+                conn,
+                kv_config(&format!("{bucket}-leases"), LEASE_TTL, replicas),
+            )),
         }
     }
 
@@ -74,6 +85,28 @@ impl NatsRequestStore {
             .run(|s| async move { s.delete(key).await })
             .await
             .map_err(unavailable)
+    }
+
+    /// Every request stored under keys starting with `prefix`, oldest first.
+    async fn scan(&self, prefix: &str) -> Result<Vec<PendingRequest>, RequestStoreError> {
+        let keys: Vec<String> = self
+            .bucket
+            .run(|s| async move {
+                let keys = s.keys().await.map_err(Cause::from)?;
+                keys.try_collect::<Vec<String>>().await.map_err(Cause::from)
+            })
+            .await
+            .map_err(unavailable)?;
+        let mut found = Vec::new();
+        for key in keys.into_iter().filter(|k| k.starts_with(prefix)) {
+            if let Some(request) = self.read::<PendingRequest>(key).await? {
+                found.push(request);
+            }
+        }
+        found.sort_by(|a, b| {
+            (a.created_at, a.request_id.as_str()).cmp(&(b.created_at, b.request_id.as_str()))
+        });
+        Ok(found)
     }
 }
 
@@ -115,25 +148,45 @@ impl RequestStore for NatsRequestStore {
         &self,
         client: &ClientId,
     ) -> Result<Vec<PendingRequest>, RequestStoreError> {
-        let prefix = client_prefix(client);
-        let keys: Vec<String> = self
-            .bucket
-            .run(|s| async move {
-                let keys = s.keys().await.map_err(Cause::from)?;
-                keys.try_collect::<Vec<String>>().await.map_err(Cause::from)
-            })
+        self.scan(&client_prefix(client)).await
+    }
+
+    async fn unfinished(&self) -> Result<Vec<PendingRequest>, RequestStoreError> {
+        Ok(self
+            .scan("req.")
+            .await?
+            .into_iter()
+            .filter(|r| !r.completed)
+            .collect())
+    }
+
+    async fn lease(&self, name: &str, holder: &str) -> Result<bool, RequestStoreError> {
+        let key = format!("lease.{}", token(name));
+        let value = Bytes::from(holder.to_owned());
+        let (k, v) = (key.clone(), value.clone());
+        if self
+            .leases
+            .run(|s| async move { s.create(k, v).await })
+            .await
+            .is_ok()
+        {
+            return Ok(true);
+        }
+        let k = key.clone();
+        let current = self
+            .leases
+            .run(|s| async move { s.get(k).await })
             .await
             .map_err(unavailable)?;
-        let mut found = Vec::new();
-        for key in keys.into_iter().filter(|k| k.starts_with(&prefix)) {
-            if let Some(request) = self.read::<PendingRequest>(key).await? {
-                found.push(request);
-            }
+        if current.as_deref() != Some(holder.as_bytes()) {
+            return Ok(false);
         }
-        found.sort_by(|a, b| {
-            (a.created_at, a.request_id.as_str()).cmp(&(b.created_at, b.request_id.as_str()))
-        });
-        Ok(found)
+        // Ours: renew it.
+        self.leases
+            .run(|s| async move { s.put(key, value).await })
+            .await
+            .map_err(unavailable)?;
+        Ok(true)
     }
 
     async fn claim_client(

@@ -47,6 +47,8 @@ pub const ENV_KEYS: &[&str] = &[
     "GATEWAY_EVENT_STREAM",
     "GATEWAY_EVENT_RETENTION_SECS",
     "GATEWAY_EVENT_MAX_BYTES",
+    "GATEWAY_WATCH_INTERVAL_MS",
+    "GATEWAY_WATCH_GRACE_SECS",
 ];
 
 /// A string setting that also accepts a number or boolean (the environment has no types,
@@ -142,6 +144,8 @@ pub struct RawConfig {
     pub gateway_event_stream: Text,
     pub gateway_event_retention_secs: u64,
     pub gateway_event_max_bytes: u64,
+    pub gateway_watch_interval_ms: u64,
+    pub gateway_watch_grace_secs: u64,
 }
 
 impl Default for RawConfig {
@@ -188,6 +192,8 @@ impl Default for RawConfig {
             gateway_event_stream: "NOETL_GATEWAY_EVENTS".into(),
             gateway_event_retention_secs: 24 * 3600,
             gateway_event_max_bytes: 1024 * 1024 * 1024,
+            gateway_watch_interval_ms: 1_000,
+            gateway_watch_grace_secs: 2,
         }
     }
 }

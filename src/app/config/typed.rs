@@ -88,6 +88,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub graphql: GraphqlConfig,
     pub events: EventsConfig,
+    pub watch: crate::app::watcher::WatchSettings,
 }
 
 impl Config {
@@ -203,6 +204,11 @@ impl Config {
             ("GATEWAY_EVENT_STREAM", self.events.stream.clone()),
             ("GATEWAY_EVENT_RETENTION_SECS", secs(self.events.retention)),
             ("GATEWAY_EVENT_MAX_BYTES", self.events.max_bytes.to_string()),
+            (
+                "GATEWAY_WATCH_INTERVAL_MS",
+                self.watch.interval.as_millis().to_string(),
+            ),
+            ("GATEWAY_WATCH_GRACE_SECS", secs(self.watch.grace)),
             (
                 "GATEWAY_HEARTBEAT_INTERVAL_SECS",
                 secs(self.heartbeat_interval),

@@ -201,6 +201,11 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         log_format,
         graphql,
         events,
+        watch: crate::app::watcher::WatchSettings {
+            interval: millis("GATEWAY_WATCH_INTERVAL_MS", raw.gateway_watch_interval_ms)?,
+            grace: Duration::from_secs(raw.gateway_watch_grace_secs),
+            max_backoff: Duration::from_secs(30),
+        },
     })
 }
 

@@ -1,0 +1,237 @@
+//! Adapters (http): `GET /events`, the Server-Sent Events stream of a client. Frames are
+//! JSON-RPC 2.0 (CONTRACT section 5); each carries an SSE `id:` (its cursor in the client's
+//! event log) so a reconnect with `Last-Event-ID` or `?lastEventId=`, on any replica,
+//! replays what was missed. Events are pulled from the log as the connection takes them, so
+//! a slow client holds no queue in the gateway: it falls behind in the log, within its
+//! retention, and catches up or resumes later.
+
+use std::sync::Arc;
+
+use futures_util::{Stream, StreamExt, stream};
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::web::sse::{Event, SSE};
+use poem::{IntoResponse, Request, Response, handler};
+use serde_json::{Value, json};
+
+use super::envelope::error_response;
+use super::request_id::CorrelationId;
+use super::session_auth::authenticate;
+use crate::app::Gateway;
+use crate::app::executions::ExecutionError;
+use crate::domain::{ClientEvent, ClientId, EventCursor, LoggedEvent, PendingRequest};
+
+const PROTOCOL_VERSION: &str = "2024-11-05";
+/// How long a client waits before reconnecting after the gateway ends its stream.
+const RETRY_MS: u64 = 1_000;
+
+fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    })
+}
+
+fn frame(event: &str, data: &Value) -> Event {
+    Event::message(data.to_string()).event_type(event)
+}
+
+/// The one-frame stream for a refused session or client: an `error` event, then the end.
+fn refusal(code: i64, message: &str) -> Response {
+    let data = json!({"jsonrpc": "2.0", "error": {"code": code, "message": message}});
+    SSE::new(stream::iter([frame("error", &data).id("0")])).into_response()
+}
+
+fn init_frame(client: &ClientId, pending: &[PendingRequest], cursor: Option<EventCursor>) -> Event {
+    let pending: Vec<Value> = pending
+        .iter()
+        .map(|p| json!({"requestId": p.request_id, "executionId": p.execution_id, "playbookPath": p.playbook_path}))
+        .collect();
+    let data = json!({
+        "jsonrpc": "2.0",
+        "id": 1,
+        "result": {
+            "protocolVersion": PROTOCOL_VERSION,
+            "serverInfo": {"name": "noetl-gateway", "version": env!("CARGO_PKG_VERSION")},
+            "clientId": client,
+            "capabilities": {"playbooks": true, "callbacks": true},
+            "pendingRequests": pending,
+        }
+    });
+    frame("message", &data).id(cursor.map_or(0, EventCursor::get).to_string())
+}
+
+/// The SSE event name and JSON-RPC body of a logged event.
+pub(crate) fn event_frame(logged: &LoggedEvent) -> Event {
+    let (method, params) = match &logged.event {
+        ClientEvent::Result {
+            request_id,
+            execution_id,
+            state,
+            data,
+            error,
+        } => {
+            let mut params = json!({"requestId": request_id, "executionId": execution_id, "status": state.as_str()});
+            if let Some(data) = data {
+                params["data"] = data.clone();
+            }
+            if let Some(error) = error {
+                params["error"] = json!(error);
+            }
+            ("playbook/result", params)
+        }
+        ClientEvent::Progress {
+            request_id,
+            execution_id,
+            step,
+            message,
+            progress,
+        } => (
+            "playbook/progress",
+            json!({"requestId": request_id, "executionId": execution_id, "step": step, "message": message, "progress": progress}),
+        ),
+        ClientEvent::State {
+            execution_id,
+            state,
+            step_name,
+            at,
+        } => {
+            let word = state.as_str().to_ascii_lowercase();
+            (
+                "playbook/state",
+                json!({"execution_id": execution_id, "event_type": format!("playbook.{word}"), "step_name": step_name, "status": word, "at": at}),
+            )
+        }
+    };
+    frame(
+        method,
+        &json!({"jsonrpc": "2.0", "method": method, "params": params}),
+    )
+    .id(logged.cursor.get().to_string())
+}
+
+enum Next {
+    Logged(Result<LoggedEvent, crate::ports::EventLogError>),
+    Ping,
+    Goodbye,
+}
+
+#[handler]
+pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
+    let id = req
+        .extensions()
+        .get::<CorrelationId>()
+        .cloned()
+        .unwrap_or_else(|| CorrelationId::from_header(None));
+    let (token, _session) = match authenticate(&gateway, req, true).await {
+        Ok(found) => found,
+        Err(refused) if refused.status() == StatusCode::UNAUTHORIZED => {
+            return refusal(-32002, "Invalid or expired session");
+        }
+        Err(unavailable) => return unavailable,
+    };
+    let client = match query_param(req, "client_id").filter(|c| !c.is_empty()) {
+        Some(raw) => match ClientId::parse(&raw) {
+            Ok(c) => c,
+            Err(e) => return error_response(StatusCode::BAD_REQUEST, &e.to_string(), &id),
+        },
+        None => ClientId::generate(),
+    };
+    let after = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| query_param(req, "lastEventId"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .map(EventCursor::new);
+    let owner = token.key();
+    let logged = match gateway
+        .executions
+        .follow_client(&client, &owner, after)
+        .await
+    {
+        Ok(s) => s,
+        Err(ExecutionError::Forbidden(_)) => {
+            return refusal(-32003, "This client_id belongs to another session");
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "event stream unavailable");
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the event log is unavailable; retry",
+                &id,
+            );
+        }
+    };
+    let pending: Vec<PendingRequest> = gateway
+        .executions
+        .pending_for(&client)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| !p.completed)
+        .collect();
+    let first = init_frame(&client, &pending, after);
+    let body = live(gateway.clone(), client, logged, after);
+    SSE::new(stream::iter([first]).chain(body)).into_response()
+}
+
+/// Log events as they come, a ping every heartbeat, and a goodbye (with a retry hint) when
+/// the gateway drains or a newer stream for the same client replaces this one.
+fn live(
+    gateway: Arc<Gateway>,
+    client: ClientId,
+    logged: crate::ports::EventStream,
+    after: Option<EventCursor>,
+) -> impl Stream<Item = Event> + Send {
+    let presence = gateway.callbacks.presence().enter(&client);
+    let heartbeat = gateway.heartbeat;
+    let draining = gateway.draining.clone();
+    let state = (
+        logged,
+        presence,
+        draining,
+        after.map_or(0, EventCursor::get),
+        false,
+    );
+    stream::unfold(state, move |(mut logged, mut presence, mut draining, last, done)| async move {
+        if done {
+            return None;
+        }
+        let next = tokio::select! {
+            item = logged.next() => match item {
+                Some(item) => Next::Logged(item),
+                None => Next::Goodbye,
+            },
+            _ = tokio::time::sleep(heartbeat) => Next::Ping,
+            _ = draining.wait_for(|d| *d) => Next::Goodbye,
+            _ = presence.replaced() => Next::Goodbye,
+        };
+        let (frames, last, done) = match next {
+            Next::Logged(Ok(event)) => (vec![event_frame(&event)], event.cursor.get(), false),
+            Next::Logged(Err(err)) => {
+                tracing::warn!(error = %err, "event log read failed; asking the client to resume");
+                (goodbye(last), last, true)
+            }
+            Next::Ping => {
+                let ping = json!({"jsonrpc": "2.0", "method": "ping", "params": {}});
+                (vec![frame("ping", &ping).id(last.to_string())], last, false)
+            }
+            Next::Goodbye => (goodbye(last), last, true),
+        };
+        Some((stream::iter(frames), (logged, presence, draining, last, done)))
+    })
+    .flatten()
+}
+
+fn goodbye(last: u64) -> Vec<Event> {
+    let data = json!({"jsonrpc": "2.0", "method": "reconnect", "params": {"lastEventId": last.to_string(), "retryMs": RETRY_MS}});
+    vec![
+        Event::retry(RETRY_MS),
+        frame("reconnect", &data).id(last.to_string()),
+    ]
+}

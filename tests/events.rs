@@ -1,0 +1,480 @@
+//! Black-box tests of real-time results: SSE `/events`, the async callback routes, replay
+//! with `Last-Event-ID` on any replica, the execution watcher, and the callback guards.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::noetl::{ECHO, FAILING, SILENT, SILENT_FAILING};
+use support::sse::{Frame, SseClient};
+use support::{NatsServer, NoetlStandIn, TestGateway, base_raw_config};
+
+const EXECUTE: &str = "mutation ExecutePlaybook($name: String!, $vars: JSON, $clientId: String) { executePlaybook(name: $name, variables: $vars, clientId: $clientId) { id executionId requestId name status } }";
+
+async fn execute(gw: &TestGateway, token: &str, name: &str, client: &str, vars: Value) -> Value {
+    let body: Value = gw
+        .http
+        .post(gw.public("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({"query": EXECUTE, "variables": {"name": name, "clientId": client, "vars": vars}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["data"]["executePlaybook"].clone()
+}
+
+async fn open(
+    gw: &TestGateway,
+    token: &str,
+    client: &str,
+    last_event_id: Option<&str>,
+) -> SseClient {
+    let mut request = gw
+        .http
+        .get(gw.public(&format!("/events?session_token={token}&client_id={client}")));
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    let mut sse = SseClient::connect(request).await;
+    let init = sse.next().await;
+    assert_eq!(init.event, "message", "{init:?}");
+    assert_eq!(init.data["result"]["clientId"], client);
+    sse
+}
+
+fn params(frame: &Frame) -> &Value {
+    &frame.data["params"]
+}
+
+#[tokio::test]
+async fn the_browser_flow_receives_progress_then_state_then_result() {
+    let standin = NoetlStandIn::start().await;
+    let gw = TestGateway::start(base_raw_config(&standin.base_url(), None)).await;
+    let token = standin.add_session(31, "sse@example.com", json!(["admin"]));
+
+    let mut sse = SseClient::connect(
+        gw.http
+            .get(gw.public(&format!("/events?session_token={token}"))),
+    )
+    .await;
+    assert_eq!(sse.status, 200);
+    let init = sse.next().await;
+    assert_eq!(init.event, "message");
+    assert_eq!(init.data["jsonrpc"], "2.0");
+    assert_eq!(init.data["result"]["protocolVersion"], "2024-11-05");
+    assert_eq!(init.data["result"]["serverInfo"]["name"], "noetl-gateway");
+    assert_eq!(
+        init.data["result"]["capabilities"],
+        json!({"playbooks": true, "callbacks": true})
+    );
+    let client = init.data["result"]["clientId"].as_str().unwrap().to_owned();
+
+    let started = execute(&gw, &token, ECHO, &client, json!({"n": 1})).await;
+    let request_id = started["requestId"].as_str().unwrap();
+    let progress = sse.next_event().await;
+    assert_eq!(progress.event, "playbook/progress");
+    assert_eq!(progress.data["method"], "playbook/progress");
+    assert_eq!(params(&progress)["requestId"], request_id);
+    assert_eq!(params(&progress)["progress"], 50);
+    let state = sse.next_event().await;
+    assert_eq!(
+        state.event, "playbook/state",
+        "state comes before its result"
+    );
+    assert_eq!(params(&state)["event_type"], "playbook.completed");
+    assert_eq!(params(&state)["status"], "completed");
+    assert_eq!(params(&state)["execution_id"], started["executionId"]);
+    let result = sse.next_event().await;
+    assert_eq!(result.event, "playbook/result");
+    assert_eq!(params(&result)["requestId"], request_id);
+    assert_eq!(params(&result)["status"], "COMPLETED");
+    assert_eq!(params(&result)["data"]["echo"]["n"], 1);
+    for frame in [&progress, &state, &result] {
+        assert!(
+            frame
+                .id
+                .as_deref()
+                .is_some_and(|id| id.parse::<u64>().is_ok()),
+            "every frame has an id: {frame:?}"
+        );
+    }
+
+    let failed = execute(&gw, &token, FAILING, &client, json!({})).await;
+    let _state = sse.next_event().await;
+    let result = sse.next_event().await;
+    assert_eq!(params(&result)["requestId"], failed["requestId"]);
+    assert_eq!(params(&result)["status"], "FAILED");
+    assert_eq!(params(&result)["error"]["code"], -32000);
+    assert_eq!(params(&result)["error"]["message"], "step boom failed");
+}
+
+#[tokio::test]
+async fn an_invalid_session_gets_one_error_frame() {
+    let standin = NoetlStandIn::start().await;
+    let gw = TestGateway::start(base_raw_config(&standin.base_url(), None)).await;
+    let mut sse =
+        SseClient::connect(gw.http.get(gw.public("/events?session_token=sess-nope"))).await;
+    assert_eq!(sse.status, 200);
+    let frame = sse.next().await;
+    assert_eq!(frame.event, "error");
+    assert_eq!(frame.data["error"]["code"], -32002);
+    assert!(
+        sse.next_within(Duration::from_secs(2)).await.is_none(),
+        "and the stream ends"
+    );
+
+    let owner = standin.add_session(32, "a@example.com", json!([]));
+    let other = standin.add_session(33, "b@example.com", json!([]));
+    let _mine = open(&gw, &owner, "tab-owned", None).await;
+    let mut stolen = SseClient::connect(
+        gw.http
+            .get(gw.public("/events?client_id=tab-owned"))
+            .header("cookie", format!("session_token={other}")),
+    )
+    .await;
+    let frame = stolen.next().await;
+    assert_eq!(
+        (frame.event.as_str(), frame.data["error"]["code"].as_i64()),
+        ("error", Some(-32003)),
+        "another session cannot attach"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_playbooks_result_comes_from_the_watcher() {
+    let standin = NoetlStandIn::start().await;
+    let mut raw = base_raw_config(&standin.base_url(), None);
+    raw.gateway_watch_interval_ms = 200;
+    raw.gateway_watch_grace_secs = 0;
+    let gw = TestGateway::start(raw).await;
+    let token = standin.add_session(34, "w@example.com", json!([]));
+    let mut sse = open(&gw, &token, "tab-watch", None).await;
+    let ok = execute(&gw, &token, SILENT, "tab-watch", json!({"delay_ms": 300})).await;
+    let state = sse.next_event().await;
+    assert_eq!(
+        (state.event.as_str(), params(&state)["status"].as_str()),
+        ("playbook/state", Some("completed"))
+    );
+    let result = sse.next_event().await;
+    assert_eq!(params(&result)["requestId"], ok["requestId"]);
+    assert_eq!(params(&result)["status"], "COMPLETED");
+    assert_eq!(
+        params(&result)["data"],
+        json!({"answer": 42}),
+        "the last step's output"
+    );
+
+    let bad = execute(
+        &gw,
+        &token,
+        SILENT_FAILING,
+        "tab-watch",
+        json!({"delay_ms": 300}),
+    )
+    .await;
+    let state = sse.next_event().await;
+    assert_eq!(params(&state)["status"], "failed");
+    let result = sse.next_event().await;
+    assert_eq!(params(&result)["requestId"], bad["requestId"]);
+    assert_eq!(params(&result)["status"], "FAILED");
+    assert_eq!(params(&result)["error"]["message"], "step final failed");
+    assert!(
+        sse.next_within(Duration::from_millis(1500))
+            .await
+            .is_none_or(|f| f.event == "ping"),
+        "a result is never sent twice"
+    );
+}
+
+#[tokio::test]
+async fn results_cross_replicas_and_survive_a_disconnect_and_a_replica_restart() {
+    let nats = NatsServer::start();
+    let standin = NoetlStandIn::start().await;
+    let b = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
+    let mut raw = base_raw_config(&standin.base_url(), Some(&nats.url()));
+    raw.gateway_internal_url = format!("http://{}", b.app.internal_addr).as_str().into();
+    let a = TestGateway::start(raw).await;
+    let token = standin.add_session(35, "x@example.com", json!([]));
+    assert!(
+        support::eventually(Duration::from_secs(10), || async {
+            let r: Value = a
+                .http
+                .get(a.public("/readyz"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["nats"] == "connected"
+        })
+        .await
+    );
+
+    let mut on_a = open(&a, &token, "tab-x", None).await;
+    execute(&a, &token, ECHO, "tab-x", json!({"k": 0})).await;
+    let mut last = String::new();
+    for want in ["playbook/progress", "playbook/state", "playbook/result"] {
+        let frame = on_a.next_event().await;
+        assert_eq!(
+            frame.event, want,
+            "a callback posted to B reaches the client on A"
+        );
+        last = frame.id.unwrap();
+    }
+    drop(on_a);
+
+    let mut request_ids = Vec::new();
+    for k in 1..=3 {
+        request_ids
+            .push(execute(&a, &token, ECHO, "tab-x", json!({"k": k})).await["requestId"].clone());
+    }
+    assert!(
+        support::eventually(Duration::from_secs(10), || async {
+            standin.callbacks().len() >= 8
+        })
+        .await
+    );
+    let queued = standin
+        .callbacks()
+        .iter()
+        .filter(|c| {
+            c.url.ends_with("/callback/async") && request_ids.contains(&c.body["request_id"])
+        })
+        .map(|c| (c.status, c.answer["status"].clone()))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        queued,
+        vec![(202, json!("queued")); 3],
+        "with the client away, results are queued (202)"
+    );
+
+    drop(b);
+    let b2 = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
+    assert!(
+        support::eventually(Duration::from_secs(10), || async {
+            let r: Value = b2
+                .http
+                .get(b2.public("/readyz"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["nats"] == "connected"
+        })
+        .await
+    );
+    let mut on_b = open(&b2, &token, "tab-x", Some(&last)).await;
+    let mut results = Vec::new();
+    loop {
+        match on_b.next_within(Duration::from_secs(2)).await {
+            Some(f) if f.event == "playbook/result" => {
+                results.push(params(&f)["requestId"].clone())
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert_eq!(
+        results, request_ids,
+        "exactly the three missed results, in order, once, on another replica"
+    );
+}
+
+#[tokio::test]
+async fn callback_routes_refuse_what_they_must() {
+    let standin = NoetlStandIn::start().await;
+    let mut raw = base_raw_config(&standin.base_url(), None);
+    raw.gateway_callback_secret = "cb-secret".into();
+    let gw = TestGateway::start(raw).await;
+    let post = |path: &str, body: &str, secret: Option<&str>, public: bool| {
+        let url = if public {
+            gw.public(path)
+        } else {
+            gw.internal(path)
+        };
+        let mut req = gw
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(s) = secret {
+            req = req.bearer_auth(s);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            (
+                resp.status().as_u16(),
+                resp.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let unknown = r#"{"request_id": "no-such-request", "status": "COMPLETED"}"#;
+    let (status, body) = post(
+        "/api/internal/callback/async",
+        unknown,
+        Some("cb-secret"),
+        false,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("Request not found"))
+    );
+    let (status, _) = post(
+        "/api/internal/progress",
+        r#"{"request_id": "no-such-request"}"#,
+        Some("cb-secret"),
+        false,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = post(
+        "/api/internal/callback/async",
+        unknown,
+        Some("cb-secret"),
+        true,
+    )
+    .await;
+    assert_eq!(status, 404, "not served on the public listener");
+    let (status, body) = post(
+        "/api/internal/callback/async",
+        unknown,
+        Some("wrong"),
+        false,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("UNAUTHENTICATED"))
+    );
+    let (status, _) = post("/api/internal/progress", unknown, None, false).await;
+    assert_eq!(status, 401);
+    for malformed in [
+        "{",
+        r#"{"status": "COMPLETED"}"#,
+        r#"{"request_id": "r1", "status": "DONE-ISH"}"#,
+    ] {
+        let (status, body) = post(
+            "/api/internal/callback/async",
+            malformed,
+            Some("cb-secret"),
+            false,
+        )
+        .await;
+        assert_eq!(status, 400, "{malformed}");
+        assert!(body["code"].is_string(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn ten_thousand_callbacks_reach_a_hundred_clients_each_frame_once() {
+    let nats = NatsServer::start();
+    let standin = NoetlStandIn::start().await;
+    let gw = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
+    let token = standin.add_session(36, "load@example.com", json!([]));
+    assert!(
+        support::eventually(Duration::from_secs(10), || async {
+            let r: Value = gw
+                .http
+                .get(gw.public("/readyz"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["nats"] == "connected"
+        })
+        .await
+    );
+    let mut clients = Vec::new();
+    for c in 0..100 {
+        let client = format!("load-{c}");
+        let started = execute(&gw, &token, SILENT, &client, json!({"delay_ms": 600000})).await;
+        clients.push((client, started["requestId"].as_str().unwrap().to_owned()));
+    }
+    let mut readers = Vec::new();
+    for (i, (client, _)) in clients.iter().enumerate() {
+        let sse = open(&gw, &token, client, None).await;
+        let slow = i == 0;
+        readers.push(tokio::spawn(async move {
+            let mut sse = sse;
+            let mut seen = Vec::new();
+            while seen.len() < 100 {
+                let Some(frame) = sse.next_within(Duration::from_secs(60)).await else {
+                    break;
+                };
+                if frame.event == "playbook/progress" {
+                    seen.push(frame.data["params"]["progress"].as_u64().unwrap());
+                    if slow {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            }
+            seen
+        }));
+    }
+    let sender = {
+        let http = gw.http.clone();
+        let url = gw.internal("/api/internal/progress");
+        let clients = clients.clone();
+        tokio::spawn(async move {
+            for n in 0..100u64 {
+                let mut batch = Vec::new();
+                for (_, request_id) in &clients {
+                    let body = json!({"request_id": request_id, "progress": n});
+                    batch.push(http.post(&url).json(&body).send());
+                }
+                for resp in futures_util::future::join_all(batch).await {
+                    assert!(resp.unwrap().status().is_success());
+                }
+            }
+        })
+    };
+    sender.await.unwrap();
+    for reader in readers {
+        let seen = reader.await.unwrap();
+        assert_eq!(
+            seen,
+            (0..100).collect::<Vec<u64>>(),
+            "every frame, in order, once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn on_shutdown_open_streams_are_told_to_reconnect_with_their_cursor() {
+    let standin = NoetlStandIn::start().await;
+    let gw = TestGateway::start(base_raw_config(&standin.base_url(), None)).await;
+    let token = standin.add_session(37, "bye@example.com", json!([]));
+    let mut sse = open(&gw, &token, "tab-bye", None).await;
+    execute(&gw, &token, ECHO, "tab-bye", json!({})).await;
+    let mut last = String::new();
+    for _ in 0..3 {
+        last = sse.next_event().await.id.unwrap();
+    }
+    let TestGateway { app, .. } = gw;
+    let shutdown = tokio::spawn(app.shutdown());
+    let retry = sse.next_event().await;
+    assert_eq!(retry.retry, Some(1000), "a retry hint first: {retry:?}");
+    let bye = sse.next_event().await;
+    assert_eq!(bye.event, "reconnect");
+    assert_eq!(bye.data["params"]["lastEventId"], last.as_str());
+    assert!(
+        sse.next_within(Duration::from_secs(2)).await.is_none(),
+        "then the stream ends"
+    );
+    tokio::time::timeout(Duration::from_secs(5), shutdown)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
