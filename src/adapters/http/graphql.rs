@@ -3,9 +3,11 @@
 
 mod endpoint;
 mod errors;
+mod ide;
 mod limits;
 pub mod schema;
 mod types;
 
-pub use endpoint::{GraphqlPost, GraphqlWs, graphiql};
+pub use endpoint::{GraphqlPost, GraphqlWs};
+pub use ide::{graphiql, graphiql_asset};
 pub use schema::{build, sdl};

@@ -12,7 +12,7 @@ use super::body_limit::BodyLimit;
 use super::callback_api::CallbackApi;
 use super::envelope::Envelope;
 use super::events::events;
-use super::graphql::{GraphqlPost, GraphqlWs, graphiql};
+use super::graphql::{GraphqlPost, GraphqlWs, graphiql, graphiql_asset};
 use super::health::HealthApi;
 use crate::app::Gateway;
 
@@ -57,6 +57,7 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
                 gateway: gateway.clone(),
             }),
         )
+        .at("/graphql/assets/:name", get(graphiql_asset))
         .at("/events", get(events))
         .at(
             "/graphql/ws",

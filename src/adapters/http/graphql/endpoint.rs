@@ -1,16 +1,15 @@
 //! Adapters (graphql): the HTTP side. `POST /graphql` requires a session (401/503 JSON
 //! otherwise, like every REST route), enforces the alias limit, and runs the query with the
-//! caller in context; `GET /graphql` serves GraphiQL; `/graphql/ws` serves subscriptions
+//! caller in context; `/graphql/ws` serves subscriptions
 //! (graphql-transport-ws and graphql-ws), authenticated at upgrade or in `connection_init`.
 
 use std::sync::Arc;
 
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Data, ServerError};
 use async_graphql_poem::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
-use poem::web::Html;
 use poem::web::websocket::WebSocket;
-use poem::{Endpoint, FromRequest, IntoResponse, Request, Response, handler};
+use poem::{Endpoint, FromRequest, IntoResponse, Request, Response};
 use serde_json::Value;
 
 use super::errors::VALIDATION_FAILED;
@@ -76,19 +75,6 @@ impl Endpoint for GraphqlPost {
         tag_uncoded(&mut response.errors);
         Ok(GraphQLResponse(response).into_response())
     }
-}
-
-/// GraphiQL. Give it a session with the `session_token` cookie, or in its header editor as
-/// `{"Authorization": "Bearer <token>"}`.
-#[handler]
-pub fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("noetl-gateway GraphiQL")
-            .finish(),
-    )
 }
 
 pub struct GraphqlWs {
