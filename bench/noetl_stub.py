@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""A minimal NoETL stand-in for benchmarks: health, session validation and synchronous login.
+"""A minimal NoETL stand-in for benchmarks: health, session validation, synchronous login,
+and executions that stay RUNNING (started, status, cancel).
 
 Every session token starting with "bench" is valid. Usage: noetl_stub.py PORT
 """
+import itertools
 import json
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 USER = {"user_id": 1, "email": "bench@example.com", "display_name": "Bench", "roles": ["admin"]}
 EXPIRES = "2099-01-01 00:00:00.000000+00"
+IDS = itertools.count(583140612345678900)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -28,6 +31,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/api/health":
             self.answer({"status": "ok"})
+        elif self.path.startswith("/api/executions/") and self.path.endswith("/status"):
+            self.answer({"execution_id": int(self.path.split("/")[3]), "status": "RUNNING"})
         else:
             self.answer({"error": "not found", "status": 404}, 404)
 
@@ -38,6 +43,8 @@ class Handler(BaseHTTPRequestHandler):
             valid = str(body.get("session_token", "")).startswith("bench")
             self.answer({"status": "ok", "valid": valid, "user": USER, "expires_at": EXPIRES} if valid
                         else {"status": "ok", "valid": False})
+        elif self.path == "/api/execute":
+            self.answer({"execution_id": str(next(IDS)), "status": "started", "commands_generated": 1})
         elif self.path == "/api/auth/login":
             token = "bench-" + str(body.get("auth0_token", ""))[-12:]
             self.answer({"status": "success", "data": {"status": "authenticated", "session_token": token,

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SSE capacity and callback-to-client latency.
+#  1. capacity: CLIENTS (default 19900) event streams held by one gateway in single-replica
+#     mode; RSS per connection = (RSS holding them - RSS before) / CLIENTS. Targets: 20,000
+#     streams, < 16 KiB each. The client side is split over two processes; a process here
+#     may hold at most `ulimit -Hn` (20,000 on these machines) descriptors, gateway included.
+#  2. latency: 1,000 progress callbacks/s for 10 s to 100 streaming clients, over NATS
+#     JetStream, callbacks posted to the same replica and to another replica. Targets: p99
+#     < 10 ms same replica, < 25 ms across replicas.
+source "$(dirname "$0")/lib.sh"
+CLIENTS=${CLIENTS:-19900}
+ulimit -n "$(ulimit -Hn)"
+cargo build --release --locked --quiet --bin noetl-gateway --example sse_bench
+SSE_BENCH=$TARGET/release/examples/sse_bench
+stub=$(free_port)
+python3 bench/noetl_stub.py "$stub" & PIDS+=($!)
+wait_http "http://127.0.0.1:$stub/api/health"
+
+start_gateway() { # name nats_url [internal_url]
+  local pub int; pub=$(free_port); int=$(free_port)
+  ROUTER_PORT=$pub GATEWAY_INTERNAL_PORT=$int GATEWAY_BIND_HOST=127.0.0.1 GATEWAY_INTERNAL_BIND_HOST=127.0.0.1 \
+    NATS_URL=$2 NOETL_BASE_URL=http://127.0.0.1:$stub RUST_LOG=error GATEWAY_WATCH_GRACE_SECS=3600 \
+    GATEWAY_HEARTBEAT_INTERVAL_SECS=30 "$GATEWAY" >/dev/null 2>&1 &
+  local pid=$!; PIDS+=($pid)
+  wait_http "http://127.0.0.1:$pub/health"
+  eval "$1_PUB=127.0.0.1:$pub $1_INT=127.0.0.1:$int $1_PID=$pid"
+}
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+echo "== capacity: $CLIENTS streams, single-replica mode"
+start_gateway G memory
+base=$(rss_kib "$G_PID")
+half=$((CLIENTS / 2))
+out1=$(mktemp); out2=$(mktemp)
+"$SSE_BENCH" --public "$G_PUB" --internal "$G_INT" --clients "$half" --offset "$half" --measured 0 --hold 8 >"$out2" &
+bench2=$!
+"$SSE_BENCH" --public "$G_PUB" --internal "$G_INT" --clients $((CLIENTS - half)) --measured 100 --rate 1000 --seconds 10 --hold 4 >"$out1" &
+bench1=$!
+for out in "$out1" "$out2"; do
+  until grep -q '"phase":"open"' "$out" 2>/dev/null; do sleep 0.5; kill -0 $bench1 2>/dev/null || break; done
+done
+sleep 1
+held=$(rss_kib "$G_PID")
+wait $bench1 $bench2 || true
+cat "$out1" "$out2"
+opened=$(cat "$out1" "$out2" | grep '"phase":"open"' | python3 -c 'import json,sys; print(sum(json.loads(l)["clients"] for l in sys.stdin))')
+python3 -c "print(f'RSS before {$base} KiB, holding {$opened} streams {$held} KiB: {($held-$base)/max($opened,1):.1f} KiB per stream (target < 16)')"
+kill "$G_PID" 2>/dev/null || true
+
+echo "== latency over NATS JetStream, 100 clients"
+nport=$(free_port); store=$(mktemp -d)
+nats-server -js -a 127.0.0.1 -p "$nport" -sd "$store" >/dev/null 2>&1 & PIDS+=($!)
+sleep 1
+start_gateway A "nats://127.0.0.1:$nport"
+start_gateway B "nats://127.0.0.1:$nport"
+sleep 1
+echo "-- callbacks to the same replica"
+"$SSE_BENCH" --public "$A_PUB" --internal "$A_INT" --clients 100 --measured 100 --rate 1000 --seconds 10 --offset 100000
+echo "-- callbacks to another replica"
+"$SSE_BENCH" --public "$A_PUB" --internal "$B_INT" --clients 100 --measured 100 --rate 1000 --seconds 10 --offset 200000
