@@ -14,6 +14,7 @@ mod error;
 mod events;
 pub mod graphql;
 mod health;
+mod proxy;
 mod request_id;
 mod routes;
 mod session_auth;

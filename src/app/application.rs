@@ -32,7 +32,7 @@ use crate::adapters::nats::{
     EventLogSettings, NatsConnection, NatsError, NatsEventLog, NatsReplyBus, NatsRequestStore,
     NatsSessionCache,
 };
-use crate::adapters::noetl::NoetlClient;
+use crate::adapters::noetl::{ForwarderSettings, HyperForwarder, NoetlClient};
 
 /// Events one client keeps in single-replica mode (and while NATS is away).
 const MEMORY_EVENTS_PER_CLIENT: usize = 1_000;
@@ -210,6 +210,12 @@ impl Application {
             callbacks,
             draining,
             heartbeat: config.heartbeat_interval,
+            forwarder: HyperForwarder::new(ForwarderSettings {
+                base_url: config.noetl.base_url.clone(),
+                connect_timeout: config.proxy.connect_timeout,
+                first_byte_timeout: config.proxy.first_byte_timeout,
+            }),
+            proxy_max_body_bytes: config.proxy.max_body_bytes,
             graphql: config.graphql,
             enforce_playbook_access: config.auth.enforce_playbook_access,
             auth,

@@ -33,6 +33,10 @@ pub struct Gateway {
     pub draining: tokio::sync::watch::Receiver<bool>,
     /// Heartbeat of the SSE streams.
     pub heartbeat: std::time::Duration,
+    /// Streams proxied requests to NoETL.
+    pub forwarder: crate::adapters::noetl::HyperForwarder,
+    /// Largest request body the proxy passes on.
+    pub proxy_max_body_bytes: usize,
     /// Largest JSON request body accepted on the REST routes.
     pub max_body_bytes: usize,
     /// The `gateway_url` handed to playbooks: where workers reach the internal listener.

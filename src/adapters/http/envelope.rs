@@ -103,10 +103,19 @@ fn default_message(status: StatusCode) -> String {
         .to_ascii_lowercase()
 }
 
-/// Builds the JSON error response; the single place its body is written.
+/// Builds the JSON error response with the code its status implies.
 pub(crate) fn error_response(status: StatusCode, message: &str, id: &CorrelationId) -> Response {
-    // `for_status` picks the code; statuses from backends keep their backend codes there.
-    let body = ErrorBody::new(ErrorCode::for_status(status), message, id.as_str());
+    coded_error_response(status, ErrorCode::for_status(status), message, id)
+}
+
+/// Builds the JSON error response; the single place its body is written.
+pub(crate) fn coded_error_response(
+    status: StatusCode,
+    code: ErrorCode,
+    message: &str,
+    id: &CorrelationId,
+) -> Response {
+    let body = ErrorBody::new(code, message, id.as_str());
     let json = serde_json::json!({
         "error": body.error,
         "code": body.code.as_str(),

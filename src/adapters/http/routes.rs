@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use poem::middleware::CatchPanic;
-use poem::{Endpoint, EndpointExt, Route, get};
+use poem::{Endpoint, EndpointExt, IntoResponse, Route, get};
 use poem_openapi::OpenApiService;
 
 use super::async_callback_api::AsyncCallbackApi;
@@ -14,6 +14,7 @@ use super::envelope::Envelope;
 use super::events::events;
 use super::graphql::{GraphqlPost, GraphqlWs, graphiql, graphiql_asset};
 use super::health::HealthApi;
+use super::proxy::{proxy, refuse_before_routing};
 use crate::app::Gateway;
 
 const TITLE: &str = "noetl-gateway";
@@ -49,7 +50,7 @@ pub fn internal_openapi_json() -> String {
 pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
     let max_body = gateway.max_body_bytes;
     let schema = super::graphql::build(gateway.clone());
-    Route::new()
+    let api = Route::new()
         .at(
             "/graphql",
             get(graphiql).post(GraphqlPost {
@@ -67,7 +68,20 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
             },
         )
         .nest("/", public_api())
-        .with(BodyLimit::new(max_body))
+        .with(BodyLimit::new(max_body));
+    // The proxy streams bodies and enforces its own limit, so it sits outside `BodyLimit`.
+    Route::new()
+        .at("/noetl/*path", proxy)
+        .nest("/", api)
+        .around(|ep, req| async move {
+            match refuse_before_routing(&req) {
+                Some(why) => Err(poem::Error::from_string(
+                    why,
+                    poem::http::StatusCode::BAD_REQUEST,
+                )),
+                None => ep.call(req).await.map(IntoResponse::into_response),
+            }
+        })
         .with(CatchPanic::new())
         .data(gateway)
         .with(Envelope)

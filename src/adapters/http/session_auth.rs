@@ -11,7 +11,7 @@ use poem::{Request, Response};
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
 
-use super::envelope::error_response;
+use super::envelope::{coded_error_response, error_response};
 use super::error::ApiError;
 use super::request_id::CorrelationId;
 use crate::app::Gateway;
@@ -130,7 +130,8 @@ pub(crate) async fn authenticate(
         Ok(None) => Err(refuse("Invalid or expired session")),
         Err(err) => {
             let api = ApiError::from_auth(&err, &id);
-            let mut response = error_response(api.status, &api.body.error, &id);
+            let mut response =
+                coded_error_response(api.status, api.body.code, &api.body.error, &id);
             if let Some(secs) = api.retry_after_secs {
                 response
                     .headers_mut()

@@ -49,6 +49,9 @@ pub const ENV_KEYS: &[&str] = &[
     "GATEWAY_EVENT_MAX_BYTES",
     "GATEWAY_WATCH_INTERVAL_MS",
     "GATEWAY_WATCH_GRACE_SECS",
+    "GATEWAY_PROXY_MAX_BODY_BYTES",
+    "GATEWAY_PROXY_CONNECT_TIMEOUT_MS",
+    "GATEWAY_PROXY_FIRST_BYTE_TIMEOUT_MS",
 ];
 
 /// A string setting that also accepts a number or boolean (the environment has no types,
@@ -146,6 +149,9 @@ pub struct RawConfig {
     pub gateway_event_max_bytes: u64,
     pub gateway_watch_interval_ms: u64,
     pub gateway_watch_grace_secs: u64,
+    pub gateway_proxy_max_body_bytes: u64,
+    pub gateway_proxy_connect_timeout_ms: u64,
+    pub gateway_proxy_first_byte_timeout_ms: u64,
 }
 
 impl Default for RawConfig {
@@ -194,6 +200,9 @@ impl Default for RawConfig {
             gateway_event_max_bytes: 1024 * 1024 * 1024,
             gateway_watch_interval_ms: 1_000,
             gateway_watch_grace_secs: 2,
+            gateway_proxy_max_body_bytes: 10 * 1024 * 1024,
+            gateway_proxy_connect_timeout_ms: 1_000,
+            gateway_proxy_first_byte_timeout_ms: 30_000,
         }
     }
 }

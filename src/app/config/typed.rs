@@ -71,6 +71,14 @@ pub struct EventsConfig {
     pub max_bytes: u64,
 }
 
+/// The streaming proxy's bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct ProxyConfig {
+    pub max_body_bytes: usize,
+    pub connect_timeout: Duration,
+    pub first_byte_timeout: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub public_addr: SocketAddr,
@@ -89,6 +97,7 @@ pub struct Config {
     pub graphql: GraphqlConfig,
     pub events: EventsConfig,
     pub watch: crate::app::watcher::WatchSettings,
+    pub proxy: ProxyConfig,
 }
 
 impl Config {
@@ -209,6 +218,18 @@ impl Config {
                 self.watch.interval.as_millis().to_string(),
             ),
             ("GATEWAY_WATCH_GRACE_SECS", secs(self.watch.grace)),
+            (
+                "GATEWAY_PROXY_MAX_BODY_BYTES",
+                self.proxy.max_body_bytes.to_string(),
+            ),
+            (
+                "GATEWAY_PROXY_CONNECT_TIMEOUT_MS",
+                self.proxy.connect_timeout.as_millis().to_string(),
+            ),
+            (
+                "GATEWAY_PROXY_FIRST_BYTE_TIMEOUT_MS",
+                self.proxy.first_byte_timeout.as_millis().to_string(),
+            ),
             (
                 "GATEWAY_HEARTBEAT_INTERVAL_SECS",
                 secs(self.heartbeat_interval),

@@ -10,7 +10,7 @@ use crate::domain::PlaybookPath;
 
 use super::raw::{RawConfig, Text};
 use super::typed::{
-    AuthConfig, Config, CorsConfig, EventsConfig, GraphqlConfig, LogFormat, NatsConfig,
+    AuthConfig, Config, CorsConfig, EventsConfig, GraphqlConfig, LogFormat, NatsConfig, ProxyConfig,
 };
 use super::{ConfigError, Secret};
 
@@ -205,6 +205,20 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             interval: millis("GATEWAY_WATCH_INTERVAL_MS", raw.gateway_watch_interval_ms)?,
             grace: Duration::from_secs(raw.gateway_watch_grace_secs),
             max_backoff: Duration::from_secs(30),
+        },
+        proxy: ProxyConfig {
+            max_body_bytes: positive(
+                "GATEWAY_PROXY_MAX_BODY_BYTES",
+                raw.gateway_proxy_max_body_bytes,
+            )?,
+            connect_timeout: millis(
+                "GATEWAY_PROXY_CONNECT_TIMEOUT_MS",
+                raw.gateway_proxy_connect_timeout_ms,
+            )?,
+            first_byte_timeout: millis(
+                "GATEWAY_PROXY_FIRST_BYTE_TIMEOUT_MS",
+                raw.gateway_proxy_first_byte_timeout_ms,
+            )?,
         },
     })
 }

@@ -1,0 +1,373 @@
+//! Black-box tests of the streaming proxy `/noetl/{path}` against an upstream test server that
+//! records what reaches it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{StreamExt, stream};
+use poem::http::StatusCode;
+use poem::web::Json;
+use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, handler};
+use serde_json::{Value, json};
+use support::{TestGateway, base_raw_config};
+
+const TOKEN: &str = "sess-proxy-token";
+
+/// One request as the upstream saw it.
+struct SeenRequest {
+    target: String,
+    received: usize,
+}
+
+#[derive(Default)]
+struct Seen(Mutex<Vec<SeenRequest>>);
+
+#[handler]
+async fn echo_upstream(req: &Request, body: Body, seen: poem::web::Data<&Arc<Seen>>) -> Response {
+    let path = req.uri().path().to_owned();
+    if path == "/api/auth/session/validate" {
+        let body: Value =
+            serde_json::from_slice(&body.into_vec().await.unwrap()).unwrap_or(Value::Null);
+        let valid = body["session_token"] == TOKEN;
+        return Json(json!({"status": "ok", "valid": valid,
+            "user": {"user_id": 7, "email": "p@example.com", "display_name": "P", "roles": ["admin", "dev"]},
+            "expires_at": "2099-01-01T00:00:00Z"})).into_response();
+    }
+    let headers: HashMap<String, String> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    if path == "/api/stall" {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    if path == "/api/sse" {
+        let frames = stream::unfold(0, |n| async move {
+            if n == 2 {
+                return None;
+            }
+            if n == 1 {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Some((
+                Ok::<_, std::io::Error>(Bytes::from(format!("data: frame {n}\n\n"))),
+                n + 1,
+            ))
+        });
+        return Response::builder()
+            .content_type("text/event-stream")
+            .body(Body::from_bytes_stream(frames));
+    }
+    if path == "/api/download" {
+        let chunks = 64;
+        let data = stream::iter(
+            (0..chunks).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![7u8; 1024 * 1024]))),
+        );
+        return Response::builder().body(Body::from_bytes_stream(data));
+    }
+    let mut received = 0usize;
+    let mut incoming = body.into_bytes_stream();
+    while let Some(Ok(chunk)) = incoming.next().await {
+        received += chunk.len();
+    }
+    seen.0.0.lock().unwrap().push(SeenRequest {
+        target: format!("{path}?{query}"),
+        received,
+    });
+    let status = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("status="))
+        .and_then(|s| s.parse::<u16>().ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    Json(json!({"method": req.method().as_str(), "path": path, "query": query, "received": received, "headers": headers}))
+        .with_status(status)
+        .with_header("x-upstream", "yes")
+        .into_response()
+}
+
+async fn start_upstream() -> (String, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Route::new().at("/*path", echo_upstream).data(seen.clone());
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    (format!("http://{addr}"), seen)
+}
+
+async fn gateway(upstream: &str) -> TestGateway {
+    let mut raw = base_raw_config(upstream, None);
+    raw.gateway_proxy_first_byte_timeout_ms = 700;
+    raw.gateway_proxy_max_body_bytes = 80 * 1024 * 1024;
+    TestGateway::start(raw).await
+}
+
+fn seen_paths(seen: &Seen) -> Vec<String> {
+    seen.0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.target.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_method_passes_through_with_identity_and_without_credentials() {
+    let (up, seen) = start_upstream().await;
+    let gw = gateway(&up).await;
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        let resp = gw
+            .http
+            .request(
+                method.parse().unwrap(),
+                gw.public("/noetl/executions/42?limit=5&status=201"),
+            )
+            .bearer_auth(TOKEN)
+            .header("x-noetl-user-id", "999")
+            .header("x-user-role", "root")
+            .header("cookie", format!("theme=dark; session_token={TOKEN}"))
+            .header("x-custom", "kept")
+            .body("payload-bytes")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "{method}: status passes through");
+        assert_eq!(resp.headers()["x-upstream"], "yes");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["method"], method);
+        assert_eq!(body["path"], "/api/executions/42");
+        assert_eq!(body["query"], "limit=5&status=201");
+        assert_eq!(body["received"], 13);
+        let h = &body["headers"];
+        assert_eq!(
+            h["x-noetl-user-id"], "7",
+            "the verified identity, not the spoofed one"
+        );
+        assert_eq!(h["x-noetl-user-email"], "p@example.com");
+        assert_eq!(h["x-noetl-user-roles"], "admin,dev");
+        assert!(
+            h.get("x-user-role").is_none() && h.get("authorization").is_none(),
+            "{h}"
+        );
+        assert_eq!(
+            h["cookie"], "theme=dark",
+            "the session cookie is not forwarded"
+        );
+        assert_eq!(h["x-custom"], "kept");
+        assert!(h["x-forwarded-for"].as_str().unwrap().contains("127.0.0.1"));
+        assert!(h["x-request-id"].is_string() && h["x-forwarded-host"].is_string());
+    }
+    assert_eq!(seen.0.lock().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn traversal_attempts_are_refused_before_reaching_upstream() {
+    let (up, seen) = start_upstream().await;
+    let gw = gateway(&up).await;
+    // Sent as raw bytes: HTTP client libraries normalise `..` and `%2e%2e` away themselves.
+    for path in [
+        "/noetl/../api/secret",
+        "/noetl/%2e%2e/secret",
+        "/noetl/a/%2E%2E/b",
+        "/noetl/a%2fb",
+        "/noetl/a%5cb",
+        "/noetl/a%00b",
+        "/noetl/%2fetc/passwd",
+        "/noetl/a/./b",
+    ] {
+        let answer = raw_get(gw.app.public_addr, path).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {answer}");
+        assert!(
+            answer.contains("\"code\":\"BAD_REQUEST\""),
+            "{path}: {answer}"
+        );
+    }
+    assert!(
+        seen_paths(&seen).is_empty(),
+        "nothing reached upstream: {:?}",
+        seen_paths(&seen)
+    );
+}
+
+async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn no_session_is_401_and_upstream_failures_are_bounded_json_errors() {
+    let (up, _seen) = start_upstream().await;
+    let gw = gateway(&up).await;
+    let resp = gw
+        .http
+        .get(gw.public("/noetl/executions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+
+    let started = Instant::now();
+    let resp = gw
+        .http
+        .get(gw.public("/noetl/stall"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 504);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "after the first-byte bound: {:?}",
+        started.elapsed()
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "BACKEND_TIMEOUT");
+
+    let cached_session = gw
+        .http
+        .get(gw.public("/noetl/executions"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached_session.status(), 200);
+    let dead = format!("http://127.0.0.1:{}", support::free_port());
+    let mut raw = base_raw_config(&dead, None);
+    raw.gateway_proxy_first_byte_timeout_ms = 700;
+    let down = TestGateway::start(raw).await;
+    let started = Instant::now();
+    let resp = down
+        .http
+        .get(down.public("/noetl/executions"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    // No NoETL means the session cannot be checked either: 503 before any proxying.
+    assert!(
+        matches!(resp.status().as_u16(), 502 | 503),
+        "{}",
+        resp.status()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["code"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("BACKEND")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn bodies_stream_both_ways_and_the_limit_holds() {
+    let (up, seen) = start_upstream().await;
+    let gw = gateway(&up).await;
+    let upload = stream::iter((0..64).map(|_| Ok::<_, std::io::Error>(vec![1u8; 1024 * 1024])));
+    let resp = gw
+        .http
+        .post(gw.public("/noetl/upload"))
+        .bearer_auth(TOKEN)
+        .body(reqwest::Body::wrap_stream(upload))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["received"],
+        64 * 1024 * 1024
+    );
+
+    let resp = gw
+        .http
+        .get(gw.public("/noetl/download"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let mut total = 0;
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        total += chunk.unwrap().len();
+    }
+    assert_eq!(total, 64 * 1024 * 1024);
+
+    let too_big = stream::iter((0..90).map(|_| Ok::<_, std::io::Error>(vec![1u8; 1024 * 1024])));
+    let resp = gw
+        .http
+        .post(gw.public("/noetl/upload"))
+        .bearer_auth(TOKEN)
+        .body(reqwest::Body::wrap_stream(too_big))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let declared = gw
+        .http
+        .post(gw.public("/noetl/upload"))
+        .bearer_auth(TOKEN)
+        .body(vec![0u8; 81 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declared.status(), 413);
+    assert_eq!(
+        seen.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.received == 64 * 1024 * 1024)
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_event_stream_arrives_frame_by_frame() {
+    let (up, _seen) = start_upstream().await;
+    let gw = gateway(&up).await;
+    let started = Instant::now();
+    let resp = gw
+        .http
+        .get(gw.public("/noetl/sse"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let mut body = resp.bytes_stream();
+    let first = body.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("frame 0"));
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "the first frame came before upstream finished"
+    );
+    let mut rest = Vec::new();
+    while let Some(chunk) = body.next().await {
+        rest.extend_from_slice(&chunk.unwrap());
+    }
+    assert!(String::from_utf8_lossy(&rest).contains("frame 1"));
+    assert!(started.elapsed() >= Duration::from_secs(2));
+}
