@@ -371,3 +371,98 @@ async fn an_upstream_event_stream_arrives_frame_by_frame() {
     assert!(String::from_utf8_lossy(&rest).contains("frame 1"));
     assert!(started.elapsed() >= Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn the_path_policy_needs_its_roles_and_a_trace_context_goes_upstream() {
+    let (up, seen) = start_upstream().await;
+    let mut raw = base_raw_config(&up, None);
+    raw.gateway_proxy_policy = "credentials/**=admin; postgres/execute=dba".into();
+    let gw = TestGateway::start(raw).await;
+    let allowed = gw
+        .http
+        .get(gw.public("/noetl/credentials/pg"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200, "the session has admin");
+    let body: Value = allowed.json().await.unwrap();
+    assert!(
+        body["headers"]["traceparent"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("00-") && t.len() == 55)
+    );
+    let denied = gw
+        .http
+        .post(gw.public("/noetl/postgres/execute"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+    let body: Value = denied.json().await.unwrap();
+    assert_eq!(body["code"], "FORBIDDEN");
+    assert_eq!(
+        seen_paths(&seen),
+        vec!["/api/credentials/pg?".to_owned()],
+        "the denied call never reached upstream"
+    );
+}
+
+#[tokio::test]
+async fn cors_preflights_follow_the_allowed_origins() {
+    let (up, _seen) = start_upstream().await;
+    let mut raw = base_raw_config(&up, None);
+    raw.cors_allowed_origins = "https://app.example.com".into();
+    let gw = TestGateway::start(raw).await;
+    let preflight = |origin: &str| {
+        gw.http
+            .request(reqwest::Method::OPTIONS, gw.public("/noetl/executions"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let ok = preflight("https://app.example.com").await.unwrap();
+    assert!(ok.status().is_success());
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+    let refused = preflight("https://evil.example.com").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "FORBIDDEN");
+    let actual = gw
+        .http
+        .get(gw.public("/health"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        actual.headers()["access-control-expose-headers"],
+        "x-request-id"
+    );
+
+    let mut any = base_raw_config(&up, None);
+    any.cors_allowed_origins = "*".into();
+    let open = TestGateway::start(any).await;
+    let resp = open
+        .http
+        .request(reqwest::Method::OPTIONS, open.public("/api/auth/validate"))
+        .header("origin", "https://anywhere.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "'*' is handled without a crash");
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "https://anywhere.example"
+    );
+}

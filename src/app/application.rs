@@ -216,6 +216,8 @@ impl Application {
                 first_byte_timeout: config.proxy.first_byte_timeout,
             }),
             proxy_max_body_bytes: config.proxy.max_body_bytes,
+            proxy_policy: config.proxy.policy.clone(),
+            cors: config.cors.clone(),
             graphql: config.graphql,
             enforce_playbook_access: config.auth.enforce_playbook_access,
             auth,

@@ -37,6 +37,10 @@ pub struct Gateway {
     pub forwarder: crate::adapters::noetl::HyperForwarder,
     /// Largest request body the proxy passes on.
     pub proxy_max_body_bytes: usize,
+    /// Roles the proxy requires for some upstream paths.
+    pub proxy_policy: crate::domain::PathPolicy,
+    /// Cross-origin rules of the public routes.
+    pub cors: super::config::CorsConfig,
     /// Largest JSON request body accepted on the REST routes.
     pub max_body_bytes: usize,
     /// The `gateway_url` handed to playbooks: where workers reach the internal listener.

@@ -169,7 +169,19 @@ fn upstream_headers(req: &Request, session: &Session, id: &CorrelationId) -> Hea
     if let Some(h) = host {
         headers.insert("x-forwarded-host", h);
     }
+    if !headers.contains_key("traceparent")
+        && let Ok(v) = HeaderValue::from_str(&new_traceparent())
+    {
+        headers.insert("traceparent", v);
+    }
     headers
+}
+
+/// A fresh W3C trace context for a request that arrived without one.
+fn new_traceparent() -> String {
+    let trace = uuid::Uuid::new_v4().simple().to_string();
+    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    format!("00-{trace}-{span}-01")
 }
 
 #[handler]
@@ -187,6 +199,21 @@ pub async fn proxy(req: &Request, body: Body, gateway: Data<&Arc<Gateway>>) -> R
         Ok(found) => found,
         Err(refusal) => return refusal,
     };
+    let upstream_path = target
+        .trim_start_matches("/api/")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if !gateway
+        .proxy_policy
+        .allows(upstream_path, &session.user.roles)
+    {
+        return error_response(
+            StatusCode::FORBIDDEN,
+            "this session's roles may not use this path",
+            &id,
+        );
+    }
     let limit = gateway.proxy_max_body_bytes;
     let declared = req
         .headers()

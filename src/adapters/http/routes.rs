@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use poem::middleware::CatchPanic;
+use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, IntoResponse, Route, get};
 use poem_openapi::OpenApiService;
 
@@ -46,6 +46,28 @@ pub fn internal_openapi_json() -> String {
     internal_api().spec()
 }
 
+/// Browsers on the configured origins may call the public routes with credentials. `*`
+/// allows any origin (each answer names the caller's origin, as credentials require).
+fn cors(gateway: &Gateway) -> Cors {
+    let allowed = &gateway.cors.allowed_origins;
+    let mut cors = Cors::new()
+        .allow_credentials(gateway.cors.allow_credentials)
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "x-session-token",
+            "x-request-id",
+            "idempotency-key",
+            "last-event-id",
+        ])
+        .expose_header("x-request-id")
+        .max_age(600);
+    if !allowed.iter().any(|o| o == "*") {
+        cors = cors.allow_origins(allowed.iter().map(String::as_str));
+    }
+    cors
+}
+
 /// Everything browsers and CLIs may call.
 pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
     let max_body = gateway.max_body_bytes;
@@ -83,6 +105,7 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
             }
         })
         .with(CatchPanic::new())
+        .with_if(!gateway.cors.allowed_origins.is_empty(), cors(&gateway))
         .data(gateway)
         .with(Envelope)
 }

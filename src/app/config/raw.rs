@@ -52,6 +52,7 @@ pub const ENV_KEYS: &[&str] = &[
     "GATEWAY_PROXY_MAX_BODY_BYTES",
     "GATEWAY_PROXY_CONNECT_TIMEOUT_MS",
     "GATEWAY_PROXY_FIRST_BYTE_TIMEOUT_MS",
+    "GATEWAY_PROXY_POLICY",
 ];
 
 /// A string setting that also accepts a number or boolean (the environment has no types,
@@ -152,6 +153,7 @@ pub struct RawConfig {
     pub gateway_proxy_max_body_bytes: u64,
     pub gateway_proxy_connect_timeout_ms: u64,
     pub gateway_proxy_first_byte_timeout_ms: u64,
+    pub gateway_proxy_policy: Text,
 }
 
 impl Default for RawConfig {
@@ -203,6 +205,7 @@ impl Default for RawConfig {
             gateway_proxy_max_body_bytes: 10 * 1024 * 1024,
             gateway_proxy_connect_timeout_ms: 1_000,
             gateway_proxy_first_byte_timeout_ms: 30_000,
+            gateway_proxy_policy: Text::default(),
         }
     }
 }

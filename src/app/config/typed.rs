@@ -71,9 +71,10 @@ pub struct EventsConfig {
     pub max_bytes: u64,
 }
 
-/// The streaming proxy's bounds.
-#[derive(Debug, Clone, Copy)]
+/// The streaming proxy's bounds and path policy.
+#[derive(Debug, Clone)]
 pub struct ProxyConfig {
+    pub policy: crate::domain::PathPolicy,
     pub max_body_bytes: usize,
     pub connect_timeout: Duration,
     pub first_byte_timeout: Duration,
@@ -222,6 +223,7 @@ impl Config {
                 "GATEWAY_PROXY_MAX_BODY_BYTES",
                 self.proxy.max_body_bytes.to_string(),
             ),
+            ("GATEWAY_PROXY_POLICY", format!("{:?}", self.proxy.policy)),
             (
                 "GATEWAY_PROXY_CONNECT_TIMEOUT_MS",
                 self.proxy.connect_timeout.as_millis().to_string(),

@@ -207,6 +207,13 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             max_backoff: Duration::from_secs(30),
         },
         proxy: ProxyConfig {
+            policy: crate::domain::PathPolicy::parse(&raw.gateway_proxy_policy.0).map_err(|e| {
+                ConfigError::new(
+                    "GATEWAY_PROXY_POLICY",
+                    e.reason().to_owned(),
+                    "write rules as pattern=role[,role] joined by ';', e.g. credentials/**=admin;postgres/execute=admin",
+                )
+            })?,
             max_body_bytes: positive(
                 "GATEWAY_PROXY_MAX_BODY_BYTES",
                 raw.gateway_proxy_max_body_bytes,
