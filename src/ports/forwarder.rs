@@ -16,6 +16,8 @@ pub struct ForwardRequest {
     pub method: Method,
     pub path_and_query: String,
     pub headers: HeaderMap,
+    /// Whether the client sent a body (a length above zero, or a chunked one).
+    pub has_body: bool,
     pub body: BodyStream,
 }
 

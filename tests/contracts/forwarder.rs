@@ -18,6 +18,7 @@ pub async fn run_echo<F: Forwarder>(forwarder: F) {
             method: Method::POST,
             path_and_query: "/api/catalog/list?x=1".into(),
             headers,
+            has_body: true,
             body: stream::iter(chunks).boxed(),
         })
         .await

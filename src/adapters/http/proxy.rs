@@ -240,9 +240,12 @@ pub async fn proxy(req: &Request, body: Body, gateway: Data<&Arc<Gateway>>) -> R
         };
         std::future::ready(result)
     });
+    let has_body =
+        declared.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING);
     let forward = ForwardRequest {
         method: req.method().clone(),
         path_and_query: target,
+        has_body,
         headers: upstream_headers(req, &session, &id),
         body: counted.boxed(),
     };

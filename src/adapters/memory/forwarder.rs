@@ -43,6 +43,7 @@ impl Forwarder for InMemoryForwarder {
             path_and_query,
             headers,
             mut body,
+            ..
         } = request;
         let mut collected = BytesMut::new();
         while let Some(chunk) = body.next().await {

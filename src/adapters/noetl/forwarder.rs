@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use http::{Request, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, BodyStream, StreamBody};
+use http_body_util::{BodyExt, BodyStream, Empty, StreamBody};
 use hyper::body::Frame;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -55,11 +55,16 @@ impl Forwarder for HyperForwarder {
         let uri: Uri = format!("{}{}", self.settings.base_url, request.path_and_query)
             .parse()
             .map_err(|e: http::uri::InvalidUri| ForwardError::BadRequest(e.to_string()))?;
-        let body = StreamBody::new(request.body.map_ok(Frame::data));
+        // A request without a body goes out with an empty one, not an empty chunked stream.
+        let body = if request.has_body {
+            BodyExt::boxed_unsync(StreamBody::new(request.body.map_ok(Frame::data)))
+        } else {
+            BodyExt::boxed_unsync(Empty::new().map_err(|never| match never {}))
+        };
         let mut outgoing = Request::builder()
             .method(request.method)
             .uri(uri)
-            .body(BodyExt::boxed_unsync(body))
+            .body(body)
             .map_err(|e| ForwardError::BadRequest(e.to_string()))?;
         *outgoing.headers_mut() = request.headers;
         let response = tokio::time::timeout(

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Proxy throughput and added latency: GET /noetl/health through the gateway (cached session)
+# versus nginx (proxy_pass, keepalive upstream) versus the upstream directly, same load tool,
+# same run. Targets: gateway >= 1.0x nginx; p99 added latency (gateway p99 - direct p99 at
+# the same paced rate) under 1 ms. Then 1 GiB up and 1 GiB down through the gateway while its
+# RSS high-water mark grows by less than 64 MiB. Needs Debian's nginx.
+source "$(dirname "$0")/lib.sh"
+command -v nginx >/dev/null || { echo "install nginx (apt-get install -y nginx-light)"; exit 1; }
+SECONDS_EACH=${SECONDS_EACH:-6}
+CONNS=${CONNS:-32}
+build
+work=$(mktemp -d)
+truncate -s 1G "$work/big.bin"
+up=$(free_port); px=$(free_port); pub=$(free_port); int=$(free_port)
+session='{"status":"ok","valid":true,"user":{"user_id":1,"email":"b@example.com","display_name":"B","roles":["admin"]},"expires_at":"2099-01-01T00:00:00Z"}'
+cat >"$work/upstream.conf" <<CONF
+worker_processes 1; daemon off; master_process off; pid $work/up.pid; error_log $work/up.err;
+events { worker_connections 4096; }
+http {
+  access_log off; client_max_body_size 0; keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$up;
+    location = /api/health { default_type application/json; return 200 '{"status":"ok"}'; }
+    location = /api/auth/session/validate { default_type application/json; return 200 '$session'; }
+    location = /api/upload { client_body_buffer_size 1m; client_body_in_file_only off; proxy_request_buffering off; default_type application/json; return 200 '{"ok":true}'; }
+    location = /api/download { alias $work/big.bin; }
+  }
+}
+CONF
+cat >"$work/proxy.conf" <<CONF
+worker_processes 2; daemon off; master_process on; pid $work/px.pid; error_log $work/px.err;
+events { worker_connections 4096; }
+http {
+  access_log off; keepalive_requests 1000000;
+  upstream noetl { server 127.0.0.1:$up; keepalive 64; }
+  server {
+    listen 127.0.0.1:$px;
+    location /noetl/ { proxy_pass http://noetl/api/; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+CONF
+nginx -c "$work/upstream.conf" -p "$work" & PIDS+=($!)
+nginx -c "$work/proxy.conf" -p "$work" & PIDS+=($!)
+wait_http "http://127.0.0.1:$up/api/health"
+wait_http "http://127.0.0.1:$px/noetl/health"
+ROUTER_PORT=$pub GATEWAY_INTERNAL_PORT=$int GATEWAY_BIND_HOST=127.0.0.1 NATS_URL=memory RUST_LOG=error \
+  NOETL_BASE_URL=http://127.0.0.1:$up GATEWAY_PROXY_MAX_BODY_BYTES=2147483648 "$GATEWAY" >/dev/null 2>&1 &
+gw=$!; PIDS+=($gw)
+wait_http "http://127.0.0.1:$pub/health"
+auth=(--header "authorization: Bearer bench-proxy-session")
+curl -fs "${auth[@]/--header/-H}" "http://127.0.0.1:$pub/noetl/health" >/dev/null
+
+run() { "$LOADGEN" --url "$1" --seconds "$SECONDS_EACH" --connections "$CONNS" "${@:2}"; }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+D=(); N=(); G=()
+for _ in 1 2 3; do
+  D+=("$(json_field "$(run "http://127.0.0.1:$up/api/health")" rps)")
+  N+=("$(json_field "$(run "http://127.0.0.1:$px/noetl/health")" rps)")
+  G+=("$(json_field "$(run "http://127.0.0.1:$pub/noetl/health" "${auth[@]}")" rps)")
+done
+d=$(median "${D[@]}"); n=$(median "${N[@]}"); g=$(median "${G[@]}")
+echo "direct rps: ${D[*]} -> $d"
+echo "nginx rps: ${N[*]} -> $n"
+echo "gateway rps: ${G[*]} -> $g"
+python3 -c "print(f'gateway / nginx: {$g/$n:.2f} (target >= 1.0); gateway / direct: {$g/$d:.2f}')"
+rate=$(python3 -c "print(int(min($g, $n) / 2))")
+PD=(); PG=(); PN=()
+for _ in 1 2 3; do
+  PD+=("$(json_field "$(run "http://127.0.0.1:$up/api/health" --rate "$rate" --connections 8)" p99_us)")
+  PN+=("$(json_field "$(run "http://127.0.0.1:$px/noetl/health" --rate "$rate" --connections 8)" p99_us)")
+  PG+=("$(json_field "$(run "http://127.0.0.1:$pub/noetl/health" "${auth[@]}" --rate "$rate" --connections 8)" p99_us)")
+done
+pd=$(median "${PD[@]}"); pn=$(median "${PN[@]}"); pg=$(median "${PG[@]}")
+echo "p99 at $rate req/s: direct ${PD[*]} -> $pd us; nginx ${PN[*]} -> $pn us; gateway ${PG[*]} -> $pg us"
+echo "p99 added by the gateway: $((pg - pd)) us (target < 1000); by nginx: $((pn - pd)) us"
+
+rss() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+before=$(rss "$gw" VmRSS)
+up_code=$(curl -s -o /dev/null -w '%{http_code}' -H 'authorization: Bearer bench-proxy-session' -H 'content-type: application/octet-stream' \
+  -T "$work/big.bin" "http://127.0.0.1:$pub/noetl/upload")
+down_bytes=$(curl -s -H 'authorization: Bearer bench-proxy-session' "http://127.0.0.1:$pub/noetl/download" | wc -c)
+peak=$(rss "$gw" VmHWM)
+echo "1 GiB upload: HTTP $up_code; 1 GiB download: $down_bytes bytes"
+python3 -c "print(f'gateway RSS before {$before} KiB, high-water mark after {$peak} KiB: grew {($peak-$before)/1024:.1f} MiB (target < 64)')"
+rm -rf "$work"
