@@ -9,3 +9,4 @@ pub mod adapters;
 pub mod app;
 pub mod domain;
 pub mod ports;
+mod sync;

@@ -32,28 +32,6 @@ async fn login(gw: &TestGateway) -> String {
     body["session_token"].as_str().unwrap().to_owned()
 }
 
-async fn nats_state(gw: &TestGateway) -> String {
-    let body: Value = gw
-        .http
-        .get(gw.public("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["nats"].as_str().unwrap_or_default().to_owned()
-}
-
-async fn connected(gw: &TestGateway) {
-    assert!(
-        eventually(Duration::from_secs(15), || async {
-            nats_state(gw).await == "connected"
-        })
-        .await
-    );
-}
-
 /// Replica B first; A hands B's internal URL to its playbooks, so every callback of a login
 /// started on A reaches B.
 async fn two_replicas(standin: &NoetlStandIn, nats: &NatsServer) -> (TestGateway, TestGateway) {
@@ -61,8 +39,8 @@ async fn two_replicas(standin: &NoetlStandIn, nats: &NatsServer) -> (TestGateway
     let mut raw = base_raw_config(&standin.base_url(), Some(&nats.url()));
     raw.gateway_internal_url = format!("http://{}", b.app.internal_addr).as_str().into();
     let a = TestGateway::start(raw).await;
-    connected(&a).await;
-    connected(&b).await;
+    a.wait_nats_connected().await;
+    b.wait_nats_connected().await;
     (a, b)
 }
 
@@ -115,7 +93,7 @@ async fn a_nats_outage_degrades_auth_and_nats_is_used_again_when_it_returns() {
     nats.kill();
     assert!(
         eventually(Duration::from_secs(10), || async {
-            nats_state(&a).await == "degraded"
+            a.nats_state().await == "degraded"
         })
         .await
     );
@@ -135,8 +113,8 @@ async fn a_nats_outage_degrades_auth_and_nats_is_used_again_when_it_returns() {
     );
 
     nats.restart();
-    connected(&a).await;
-    connected(&b).await;
+    a.wait_nats_connected().await;
+    b.wait_nats_connected().await;
     let after = login(&a).await;
     let asked_before = standin.calls_to("/api/auth/session/validate").len();
     let via_kv = eventually(Duration::from_secs(5), || async { valid(&b, &after).await }).await;

@@ -200,21 +200,7 @@ async fn results_cross_replicas_and_survive_a_disconnect_and_a_replica_restart()
     raw.gateway_internal_url = format!("http://{}", b.app.internal_addr).as_str().into();
     let a = TestGateway::start(raw).await;
     let token = standin.add_session(35, "x@example.com", json!([]));
-    assert!(
-        support::eventually(Duration::from_secs(10), || async {
-            let r: Value = a
-                .http
-                .get(a.public("/readyz"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r["nats"] == "connected"
-        })
-        .await
-    );
+    a.wait_nats_connected().await;
 
     let mut on_a = open(&a, &token, "tab-x", None).await;
     execute(&a, &token, ECHO, "tab-x", json!({"k": 0})).await;
@@ -256,21 +242,7 @@ async fn results_cross_replicas_and_survive_a_disconnect_and_a_replica_restart()
 
     drop(b);
     let b2 = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
-    assert!(
-        support::eventually(Duration::from_secs(10), || async {
-            let r: Value = b2
-                .http
-                .get(b2.public("/readyz"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r["nats"] == "connected"
-        })
-        .await
-    );
+    b2.wait_nats_connected().await;
     let mut on_b = open(&b2, &token, "tab-x", Some(&last)).await;
     let mut results = Vec::new();
     loop {
@@ -380,21 +352,7 @@ async fn ten_thousand_callbacks_reach_a_hundred_clients_each_frame_once() {
     let standin = NoetlStandIn::start().await;
     let gw = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
     let token = standin.add_session(36, "load@example.com", json!([]));
-    assert!(
-        support::eventually(Duration::from_secs(10), || async {
-            let r: Value = gw
-                .http
-                .get(gw.public("/readyz"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r["nats"] == "connected"
-        })
-        .await
-    );
+    gw.wait_nats_connected().await;
     let mut clients = Vec::new();
     for c in 0..100 {
         let client = format!("load-{c}");

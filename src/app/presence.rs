@@ -32,12 +32,7 @@ pub struct PresenceGuard {
 
 impl Presence {
     fn with<T>(&self, f: impl FnOnce(&mut HashMap<ClientId, Entry>) -> T) -> T {
-        // A poisoned lock only means a panic elsewhere mid-update; the map is still sound.
-        let mut guard = self
-            .clients
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
+        f(&mut crate::sync::lock(&self.clients))
     }
 
     /// Registers a stream for `client`; any older stream for it learns it was replaced.

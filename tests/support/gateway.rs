@@ -60,6 +60,29 @@ impl TestGateway {
     pub fn internal(&self, path: &str) -> String {
         format!("http://{}{path}", self.app.internal_addr)
     }
+
+    /// What `/readyz` says of NATS: `connected`, `degraded` or `memory`.
+    pub async fn nats_state(&self) -> String {
+        let body: serde_json::Value = self
+            .http
+            .get(self.public("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["nats"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits up to 15 s for the gateway to report NATS connected; fails the test otherwise.
+    pub async fn wait_nats_connected(&self) {
+        let up = super::eventually(Duration::from_secs(15), || async {
+            self.nats_state().await == "connected"
+        })
+        .await;
+        assert!(up, "the gateway did not connect to NATS within 15 s");
+    }
 }
 
 /// The real binary, started with the given environment (nothing inherited but PATH). Its

@@ -109,6 +109,18 @@ fn parse_ids(
     Ok((request_id, execution_id))
 }
 
+/// The secret check and id parsing every callback starts with.
+fn admit(
+    gateway: &Gateway,
+    req: &Request,
+    id: &CorrelationId,
+    request_id: &str,
+    execution_id: Option<Value>,
+) -> Result<(RequestId, Option<ExecutionId>), CallbackReply> {
+    check_secret(gateway, req, id).map_err(CallbackReply::from)?;
+    parse_ids(request_id, execution_id).map_err(|message| bad(message, id))
+}
+
 fn bad(message: String, id: &CorrelationId) -> CallbackReply {
     ApiError::new(
         StatusCode::BAD_REQUEST,
@@ -173,14 +185,12 @@ impl AsyncCallbackApi {
         id: CorrelationId,
         req: &Request,
     ) -> CallbackReply {
-        if let Err(e) = check_secret(&gateway, req, &id) {
-            return e.into();
-        }
         let body = body.0;
-        let (request_id, execution_id) = match parse_ids(&body.request_id, body.execution_id) {
-            Ok(ids) => ids,
-            Err(message) => return bad(message, &id),
-        };
+        let (request_id, execution_id) =
+            match admit(&gateway, req, &id, &body.request_id, body.execution_id) {
+                Ok(ids) => ids,
+                Err(refusal) => return refusal,
+            };
         let state = match body.status.trim().to_ascii_uppercase().as_str() {
             "COMPLETED" | "SUCCESS" => ExecutionState::Completed,
             "FAILED" | "ERROR" => ExecutionState::Failed,
@@ -218,14 +228,12 @@ impl AsyncCallbackApi {
         id: CorrelationId,
         req: &Request,
     ) -> CallbackReply {
-        if let Err(e) = check_secret(&gateway, req, &id) {
-            return e.into();
-        }
         let body = body.0;
-        let (request_id, execution_id) = match parse_ids(&body.request_id, body.execution_id) {
-            Ok(ids) => ids,
-            Err(message) => return bad(message, &id),
-        };
+        let (request_id, execution_id) =
+            match admit(&gateway, req, &id, &body.request_id, body.execution_id) {
+                Ok(ids) => ids,
+                Err(refusal) => return refusal,
+            };
         let report = ProgressReport {
             request_id,
             execution_id,

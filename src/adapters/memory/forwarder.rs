@@ -29,10 +29,7 @@ impl InMemoryForwarder {
     }
 
     pub fn seen(&self) -> Vec<SeenRequest> {
-        self.seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        crate::sync::lock(&self.seen).clone()
     }
 }
 
@@ -56,15 +53,12 @@ impl Forwarder for InMemoryForwarder {
             |v: &str| HeaderValue::from_str(v).map_err(|e| ForwardError::BadRequest(e.to_string()));
         reply_headers.insert("x-echo-method", echo(method.as_str())?);
         reply_headers.insert("x-echo-path", echo(&path_and_query)?);
-        self.seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(SeenRequest {
-                method,
-                path_and_query,
-                headers,
-                body: collected.clone(),
-            });
+        crate::sync::lock(&self.seen).push(SeenRequest {
+            method,
+            path_and_query,
+            headers,
+            body: collected.clone(),
+        });
         Ok(ForwardResponse {
             status: StatusCode::OK,
             headers: reply_headers,

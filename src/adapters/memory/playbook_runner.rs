@@ -50,12 +50,7 @@ impl InMemoryPlaybookRunner {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        // See InMemorySessionCache::with for why poisoning is ignored.
-        let mut guard = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
+        f(&mut crate::sync::lock(&self.inner))
     }
 
     pub fn started(&self) -> Vec<StartedExecution> {

@@ -29,12 +29,7 @@ impl InMemoryReplyBus {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Waiters) -> T) -> T {
-        // See InMemorySessionCache::with for why poisoning is ignored.
-        let mut guard = self
-            .waiters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
+        f(&mut crate::sync::lock(&self.waiters))
     }
 
     /// Whether a waiter for `request` is registered in this process.

@@ -39,12 +39,7 @@ impl InMemoryRequestStore {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Maps) -> T) -> T {
-        // See InMemorySessionCache::with for why poisoning is ignored.
-        let mut guard = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
+        f(&mut crate::sync::lock(&self.entries))
     }
 }
 

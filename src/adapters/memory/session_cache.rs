@@ -41,13 +41,7 @@ impl InMemorySessionCache {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Maps) -> T) -> T {
-        // A poisoned lock only means another thread panicked mid-update of a cache; the map
-        // is still structurally sound, so keep serving.
-        let mut guard = self
-            .maps
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
+        f(&mut crate::sync::lock(&self.maps))
     }
 }
 

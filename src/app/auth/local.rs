@@ -58,12 +58,7 @@ impl LocalSessions {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        // A poisoned lock only means a panic elsewhere mid-update; the map is still sound.
-        let mut guard = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
+        f(&mut crate::sync::lock(&self.inner))
     }
 
     pub fn get(&self, key: &SessionKey) -> Local {

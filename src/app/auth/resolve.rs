@@ -22,12 +22,7 @@ pub(super) struct Flights(Arc<Mutex<HashMap<SessionKey, Lookup>>>);
 
 impl Flights {
     fn with<T>(&self, f: impl FnOnce(&mut HashMap<SessionKey, Lookup>) -> T) -> T {
-        // A poisoned lock only means a panic elsewhere mid-update; the map is still sound.
-        let mut guard = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
+        f(&mut crate::sync::lock(&self.0))
     }
 }
 
