@@ -98,13 +98,28 @@ async fn echo_upstream(req: &Request, body: Body, seen: poem::web::Data<&Arc<See
 }
 
 async fn start_upstream() -> (String, Arc<Seen>) {
+    let (url, seen, stop) = start_stoppable_upstream().await;
+    std::mem::forget(stop);
+    (url, seen)
+}
+
+/// An upstream that stops (port closed, open connections cut) when the sender is used.
+async fn start_stoppable_upstream() -> (String, Arc<Seen>, tokio::sync::oneshot::Sender<()>) {
     let seen = Arc::new(Seen::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = Route::new().at("/*path", echo_upstream).data(seen.clone());
     let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
-    (format!("http://{addr}"), seen)
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
+        app,
+        async move {
+            let _ = stopped.await;
+        },
+        Some(Duration::ZERO),
+    );
+    tokio::spawn(server);
+    (format!("http://{addr}"), seen, stop)
 }
 
 async fn gateway(upstream: &str) -> TestGateway {
@@ -127,7 +142,7 @@ fn seen_paths(seen: &Seen) -> Vec<String> {
 async fn every_method_passes_through_with_identity_and_without_credentials() {
     let (up, seen) = start_upstream().await;
     let gw = gateway(&up).await;
-    for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
         let resp = gw
             .http
             .request(
@@ -169,7 +184,15 @@ async fn every_method_passes_through_with_identity_and_without_credentials() {
         assert!(h["x-forwarded-for"].as_str().unwrap().contains("127.0.0.1"));
         assert!(h["x-request-id"].is_string() && h["x-forwarded-host"].is_string());
     }
-    assert_eq!(seen.0.lock().unwrap().len(), 5);
+    let head = gw
+        .http
+        .head(gw.public("/noetl/executions?status=204"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 204, "HEAD passes through");
+    assert_eq!(seen.0.lock().unwrap().len(), 7);
 }
 
 #[tokio::test]
@@ -242,18 +265,20 @@ async fn no_session_is_401_and_upstream_failures_are_bounded_json_errors() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], "BACKEND_TIMEOUT");
 
-    let cached_session = gw
+    let (up2, _seen2, stop) = start_stoppable_upstream().await;
+    let mut raw = base_raw_config(&up2, None);
+    raw.gateway_proxy_first_byte_timeout_ms = 700;
+    let down = TestGateway::start(raw).await;
+    let warm = down
         .http
-        .get(gw.public("/noetl/executions"))
+        .get(down.public("/noetl/executions"))
         .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap();
-    assert_eq!(cached_session.status(), 200);
-    let dead = format!("http://127.0.0.1:{}", support::free_port());
-    let mut raw = base_raw_config(&dead, None);
-    raw.gateway_proxy_first_byte_timeout_ms = 700;
-    let down = TestGateway::start(raw).await;
+    assert_eq!(warm.status(), 200, "the session is now cached");
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
     let resp = down
         .http
@@ -262,24 +287,15 @@ async fn no_session_is_401_and_upstream_failures_are_bounded_json_errors() {
         .send()
         .await
         .unwrap();
-    // No NoETL means the session cannot be checked either: 503 before any proxying.
-    assert!(
-        matches!(resp.status().as_u16(), 502 | 503),
-        "{}",
-        resp.status()
-    );
+    assert_eq!(resp.status(), 502);
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "{:?}",
         started.elapsed()
     );
     let body: Value = resp.json().await.unwrap();
-    assert!(
-        body["code"]
-            .as_str()
-            .is_some_and(|c| c.starts_with("BACKEND")),
-        "{body}"
-    );
+    assert_eq!(body["code"], "BACKEND_UNAVAILABLE", "{body}");
+    assert!(body["request_id"].is_string());
 }
 
 #[tokio::test]
