@@ -193,3 +193,32 @@ async fn the_internal_listener_is_separate_from_the_public_one() {
     let resp = gw.http.get(gw.internal("/livez")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+#[tokio::test]
+async fn the_openapi_document_and_the_docs_page_are_served() {
+    let gw = TestGateway::start(base_raw_config("http://127.0.0.1:9", None)).await;
+    let spec: Value = gw
+        .http
+        .get(gw.public("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec, committed, "the served spec is the committed one");
+    let docs = gw.http.get(gw.public("/docs")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(
+        docs.text()
+            .await
+            .unwrap()
+            .to_lowercase()
+            .contains("swagger")
+    );
+}

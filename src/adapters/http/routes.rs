@@ -72,7 +72,10 @@ fn cors(gateway: &Gateway) -> Cors {
 pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
     let max_body = gateway.max_body_bytes;
     let schema = super::graphql::build(gateway.clone());
+    let docs = public_api();
     let api = Route::new()
+        .at("/openapi.json", docs.spec_endpoint())
+        .nest("/docs", docs.swagger_ui())
         .at(
             "/graphql",
             get(graphiql).post(GraphqlPost {
