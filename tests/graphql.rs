@@ -334,7 +334,8 @@ async fn graphiql_is_served_on_get() {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn subscribe(gw: &TestGateway, token: &str, variables: Value) -> Ws {
+/// A graphql-transport-ws connection, initialised with `token`.
+async fn connect(gw: &TestGateway, token: &str) -> Ws {
     let mut request = format!("ws://{}/graphql/ws", gw.app.public_addr)
         .into_client_request()
         .unwrap();
@@ -343,13 +344,15 @@ async fn subscribe(gw: &TestGateway, token: &str, variables: Value) -> Ws {
         "graphql-transport-ws".parse().unwrap(),
     );
     let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    ws.send(Message::text(
-        json!({"type": "connection_init", "payload": {"session_token": token}}).to_string(),
-    ))
-    .await
-    .unwrap();
+    let init = json!({"type": "connection_init", "payload": {"session_token": token}});
+    ws.send(Message::text(init.to_string())).await.unwrap();
     let ack = next_json(&mut ws).await;
     assert_eq!(ack["type"], "connection_ack", "{ack}");
+    ws
+}
+
+async fn subscribe(gw: &TestGateway, token: &str, variables: Value) -> Ws {
+    let mut ws = connect(gw, token).await;
     let query = "subscription($c: String, $after: String) { executionEvents(clientId: $c, after: $after) { cursor method requestId status message data error } }";
     let message = json!({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}});
     ws.send(Message::text(message.to_string())).await.unwrap();
@@ -421,29 +424,13 @@ async fn a_subscription_started_first_receives_progress_and_result_and_a_resumed
     assert!(extra.is_err(), "nothing is repeated: {extra:?}");
 
     let other = _standin.add_session(23, "x@example.com", json!(["dev"]));
-    let mut intruder = {
-        let mut request = format!("ws://{}/graphql/ws", gw.app.public_addr)
-            .into_client_request()
-            .unwrap();
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            "graphql-transport-ws".parse().unwrap(),
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        ws.send(Message::text(
-            json!({"type": "connection_init", "payload": {"session_token": other}}).to_string(),
-        ))
+    let mut intruder = connect(&gw, &other).await;
+    let query = "subscription { executionEvents(clientId: \"tab-sub\") { cursor } }";
+    let message = json!({"id": "1", "type": "subscribe", "payload": {"query": query}});
+    intruder
+        .send(Message::text(message.to_string()))
         .await
         .unwrap();
-        assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
-        let query = "subscription { executionEvents(clientId: \"tab-sub\") { cursor } }";
-        ws.send(Message::text(
-            json!({"id": "1", "type": "subscribe", "payload": {"query": query}}).to_string(),
-        ))
-        .await
-        .unwrap();
-        ws
-    };
     let refused = next_json(&mut intruder).await;
     let errors = if refused["type"] == "error" {
         &refused["payload"]

@@ -129,6 +129,16 @@ async fn gateway(upstream: &str) -> TestGateway {
     TestGateway::start(raw).await
 }
 
+/// `GET` a gateway path with the test session.
+async fn get(gw: &TestGateway, path: &str) -> reqwest::Response {
+    gw.http
+        .get(gw.public(path))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn seen_paths(seen: &Seen) -> Vec<String> {
     seen.0
         .lock()
@@ -249,13 +259,7 @@ async fn no_session_is_401_and_upstream_failures_are_bounded_json_errors() {
     assert_eq!(resp.status(), 401);
 
     let started = Instant::now();
-    let resp = gw
-        .http
-        .get(gw.public("/noetl/stall"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&gw, "/noetl/stall").await;
     assert_eq!(resp.status(), 504);
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -269,24 +273,12 @@ async fn no_session_is_401_and_upstream_failures_are_bounded_json_errors() {
     let mut raw = base_raw_config(&up2, None);
     raw.gateway_proxy_first_byte_timeout_ms = 700;
     let down = TestGateway::start(raw).await;
-    let warm = down
-        .http
-        .get(down.public("/noetl/executions"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let warm = get(&down, "/noetl/executions").await;
     assert_eq!(warm.status(), 200, "the session is now cached");
     stop.send(()).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
-    let resp = down
-        .http
-        .get(down.public("/noetl/executions"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&down, "/noetl/executions").await;
     assert_eq!(resp.status(), 502);
     assert!(
         started.elapsed() < Duration::from_secs(1),
@@ -317,13 +309,7 @@ async fn bodies_stream_both_ways_and_the_limit_holds() {
         64 * 1024 * 1024
     );
 
-    let resp = gw
-        .http
-        .get(gw.public("/noetl/download"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&gw, "/noetl/download").await;
     let mut total = 0;
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
@@ -366,13 +352,7 @@ async fn an_upstream_event_stream_arrives_frame_by_frame() {
     let (up, _seen) = start_upstream().await;
     let gw = gateway(&up).await;
     let started = Instant::now();
-    let resp = gw
-        .http
-        .get(gw.public("/noetl/sse"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&gw, "/noetl/sse").await;
     let mut body = resp.bytes_stream();
     let first = body.next().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("frame 0"));
@@ -394,13 +374,7 @@ async fn the_path_policy_needs_its_roles_and_a_trace_context_goes_upstream() {
     let mut raw = base_raw_config(&up, None);
     raw.gateway_proxy_policy = "credentials/**=admin; postgres/execute=dba".into();
     let gw = TestGateway::start(raw).await;
-    let allowed = gw
-        .http
-        .get(gw.public("/noetl/credentials/pg"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let allowed = get(&gw, "/noetl/credentials/pg").await;
     assert_eq!(allowed.status(), 200, "the session has admin");
     let body: Value = allowed.json().await.unwrap();
     assert!(
