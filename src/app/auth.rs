@@ -18,7 +18,7 @@ use resolve::Flights;
 
 use crate::domain::{
     AccessDecision, AccessQuery, AuthReply, LoginRequest, LoginSuccess, LoginVerdict, PlaybookPath,
-    Session, SessionToken,
+    Session, SessionKey, SessionToken,
 };
 use crate::ports::{
     Invalidation, PlaybookRunner, ReplyBus, ReplyBusError, ReplyOutcome, RunnerError, SessionCache,
@@ -205,7 +205,7 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
     /// # Errors
     /// [`AuthError`] when the token is in no cache and NoETL cannot answer.
     pub async fn resolve(&self, token: &SessionToken) -> Result<Option<Session>, AuthError> {
-        resolve::resolve(self, token).await
+        self.resolve_through_levels(token).await
     }
 
     /// Checks whether a session may use a playbook; an error answer means not allowed.
@@ -251,9 +251,13 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
 
     /// Stores a NoETL-confirmed session in both levels (the shared one best-effort).
     async fn remember(&self, token: &SessionToken, session: &Session) {
-        let key = token.key();
-        self.local.put_valid(&key, session);
-        if let Err(err) = self.cache.put(&key, session).await {
+        self.remember_at(&token.key(), session).await;
+    }
+
+    /// As `remember`, for a key already computed.
+    async fn remember_at(&self, key: &SessionKey, session: &Session) {
+        self.local.put_valid(key, session);
+        if let Err(err) = self.cache.put(key, session).await {
             tracing::debug!(error = %err, "session not shared: shared cache away");
         }
     }

@@ -26,116 +26,105 @@ impl Flights {
     }
 }
 
-pub(super) async fn resolve<R, C, Y>(
-    service: &AuthService<R, C, Y>,
-    token: &SessionToken,
-) -> Result<Option<Session>, AuthError>
-where
-    R: PlaybookRunner,
-    C: SessionCache,
-    Y: ReplyBus,
-{
-    let key = token.key();
-    match service.local.get(&key) {
-        Local::Valid(session) => return Ok(Some(session)),
-        Local::Invalid => return Ok(None),
-        Local::Miss => {}
-    }
-    let flight = service.flights.with(|flights| {
-        flights
-            .entry(key.clone())
-            .or_insert_with(|| {
-                let service = service.clone();
-                let token = token.clone();
-                async move { lookup(&service, &token).await }
-                    .boxed()
-                    .shared()
-            })
-            .clone()
-    });
-    let result = flight.clone().await;
-    service.flights.with(|flights| {
-        if flights.get(&key).is_some_and(|f| f.ptr_eq(&flight)) {
-            flights.remove(&key);
+impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
+    /// Local level, then one shared lookup per key at a time.
+    pub(super) async fn resolve_through_levels(
+        &self,
+        token: &SessionToken,
+    ) -> Result<Option<Session>, AuthError> {
+        let key = token.key();
+        match self.local.get(&key) {
+            Local::Valid(session) => return Ok(Some(session)),
+            Local::Invalid => return Ok(None),
+            Local::Miss => {}
         }
-    });
-    result
-}
+        let flight = self.flights.with(|flights| {
+            flights
+                .entry(key.clone())
+                .or_insert_with(|| {
+                    let service = self.clone();
+                    let (token, key) = (token.clone(), key.clone());
+                    async move { service.lookup(&token, &key).await }
+                        .boxed()
+                        .shared()
+                })
+                .clone()
+        });
+        let result = flight.clone().await;
+        self.flights.with(|flights| {
+            if flights.get(&key).is_some_and(|f| f.ptr_eq(&flight)) {
+                flights.remove(&key);
+            }
+        });
+        result
+    }
 
-async fn lookup<R, C, Y>(
-    service: &AuthService<R, C, Y>,
-    token: &SessionToken,
-) -> Result<Option<Session>, AuthError>
-where
-    R: PlaybookRunner,
-    C: SessionCache,
-    Y: ReplyBus,
-{
-    let key = token.key();
-    let now = OffsetDateTime::now_utc();
-    match service.cache.get(&key).await {
-        Ok(CacheLookup::Hit(session)) if session.is_usable(now) => {
-            service.local.put_valid(&key, &session);
-            return Ok(Some(session));
+    /// The shared cache, then NoETL; fills the levels with what it learns.
+    async fn lookup(
+        &self,
+        token: &SessionToken,
+        key: &SessionKey,
+    ) -> Result<Option<Session>, AuthError> {
+        let now = OffsetDateTime::now_utc();
+        match self.cache.get(key).await {
+            Ok(CacheLookup::Hit(session)) if session.is_usable(now) => {
+                self.local.put_valid(key, &session);
+                return Ok(Some(session));
+            }
+            Ok(CacheLookup::Revoked) => {
+                self.local.put_revoked(key);
+                return Ok(None);
+            }
+            Ok(_) => {}
+            Err(err) => tracing::debug!(error = %err, "shared session cache away; asking NoETL"),
         }
-        Ok(CacheLookup::Revoked) => {
-            service.local.put_revoked(&key);
-            return Ok(None);
-        }
-        Ok(_) => {}
-        Err(err) => tracing::debug!(error = %err, "shared session cache away; asking NoETL"),
-    }
-    let found = match (&service.settings.validate_playbook, service.settings.mode) {
-        (Some(playbook), AuthMode::Playbook) => {
-            validate_by_playbook(service, token, playbook.clone()).await?
-        }
-        _ => service.runner.validate_session(token).await?,
-    };
-    match found.filter(|s| s.is_usable(now)) {
-        Some(session) => {
-            service.remember(token, &session).await;
-            Ok(Some(session))
-        }
-        None => {
-            service.local.put_unknown(&key);
-            Ok(None)
+        let found = match (&self.settings.validate_playbook, self.settings.mode) {
+            (Some(playbook), AuthMode::Playbook) => {
+                self.validate_by_playbook(token, playbook.clone()).await?
+            }
+            _ => self.runner.validate_session(token).await?,
+        };
+        match found.filter(|s| s.is_usable(now)) {
+            Some(session) => {
+                self.remember_at(key, &session).await;
+                Ok(Some(session))
+            }
+            None => {
+                self.local.put_unknown(key);
+                Ok(None)
+            }
         }
     }
-}
 
-async fn validate_by_playbook<R, C, Y>(
-    service: &AuthService<R, C, Y>,
-    token: &SessionToken,
-    playbook: crate::domain::PlaybookPath,
-) -> Result<Option<Session>, AuthError>
-where
-    R: PlaybookRunner,
-    C: SessionCache,
-    Y: ReplyBus,
-{
-    let mut vars = Map::new();
-    vars.insert("session_token".into(), json!(token.expose()));
-    let mut pending = service
-        .start_playbook(&playbook, vars, "validate-session")
-        .await?;
-    let incoming = pending.next(service).await?;
-    let _ = incoming.verdict.send(true);
-    let data = &incoming.reply.data;
-    let valid = incoming.reply.success
-        && data.get("valid").and_then(serde_json::Value::as_bool) == Some(true);
-    let user = data
-        .get("user")
-        .and_then(|u| serde_json::from_value::<User>(u.clone()).ok());
-    let expires_at = data
-        .get("expires_at")
-        .and_then(serde_json::Value::as_str)
-        .and_then(|e| ExpiresAt::parse(e).ok());
-    Ok(match (valid, user) {
-        (true, Some(user)) => Some(Session {
-            user,
-            expires_at,
-            is_active: true,
-        }),
-        _ => None,
-    })
+    async fn validate_by_playbook(
+        &self,
+        token: &SessionToken,
+        playbook: crate::domain::PlaybookPath,
+    ) -> Result<Option<Session>, AuthError> {
+        let mut vars = Map::new();
+        vars.insert("session_token".into(), json!(token.expose()));
+        let mut pending = self
+            .start_playbook(&playbook, vars, "validate-session")
+            .await?;
+        let incoming = pending.next(self).await?;
+        let _ = incoming.verdict.send(true);
+        let data = &incoming.reply.data;
+        let valid = incoming.reply.success
+            && data.get("valid").and_then(serde_json::Value::as_bool) == Some(true);
+        let user = data
+            .get("user")
+            .and_then(|u| serde_json::from_value::<User>(u.clone()).ok());
+        let expires_at = data
+            .get("expires_at")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|e| ExpiresAt::parse(e).ok());
+        Ok(match (valid, user) {
+            (true, Some(user)) => Some(Session {
+                user,
+                expires_at,
+                is_active: true,
+            }),
+            _ => None,
+        })
+    }
 }
