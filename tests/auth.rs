@@ -10,18 +10,6 @@ use serde_json::{Value, json};
 use support::noetl::{CHECK_ACCESS, LOGIN};
 use support::{NoetlStandIn, TestGateway, base_raw_config, eventually};
 
-async fn post(gw: &TestGateway, path: &str, body: Value) -> (u16, Value) {
-    let resp = gw
-        .http
-        .post(gw.public(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
 async fn gateway(standin: &NoetlStandIn, mode: &str) -> TestGateway {
     let mut raw = base_raw_config(&standin.base_url(), None);
     raw.gateway_auth_mode = mode.into();
@@ -29,8 +17,7 @@ async fn gateway(standin: &NoetlStandIn, mode: &str) -> TestGateway {
 }
 
 async fn login(gw: &TestGateway, auth0_token: &str) -> (u16, Value) {
-    post(
-        gw,
+    gw.post_json(
         "/api/auth/login",
         json!({"auth0_token": auth0_token, "auth0_domain": "example.auth0.com"}),
     )
@@ -38,7 +25,9 @@ async fn login(gw: &TestGateway, auth0_token: &str) -> (u16, Value) {
 }
 
 async fn validate(gw: &TestGateway, token: &str) -> Value {
-    let (status, body) = post(gw, "/api/auth/validate", json!({"session_token": token})).await;
+    let (status, body) = gw
+        .post_json("/api/auth/validate", json!({"session_token": token}))
+        .await;
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -86,7 +75,7 @@ async fn login_logout_validate_and_access(mode: &str) {
     );
 
     let (status, allowed) =
-        post(&gw, "/api/auth/check-access", json!({"session_token": token, "playbook_path": "tests/echo", "permission_type": "execute"})).await;
+        gw.post_json("/api/auth/check-access", json!({"session_token": token, "playbook_path": "tests/echo", "permission_type": "execute"})).await;
     assert_eq!(status, 200, "{allowed}");
     assert_eq!(allowed["allowed"], true, "{allowed}");
     assert_eq!(allowed["playbook_path"], "tests/echo");
@@ -94,40 +83,42 @@ async fn login_logout_validate_and_access(mode: &str) {
 
     let plain = standin.add_session(10, "bob@example.com", json!("developer"));
     let (_, denied) =
-        post(&gw, "/api/auth/check-access", json!({"session_token": plain, "playbook_path": "admin/reset", "permission_type": "modify"})).await;
+        gw.post_json("/api/auth/check-access", json!({"session_token": plain, "playbook_path": "admin/reset", "permission_type": "modify"})).await;
     assert_eq!(denied["allowed"], false, "{denied}");
-    let (_, public) = post(
-        &gw,
-        "/api/auth/check-access",
-        json!({"session_token": plain, "playbook_path": "public/report"}),
-    )
-    .await;
+    let (_, public) = gw
+        .post_json(
+            "/api/auth/check-access",
+            json!({"session_token": plain, "playbook_path": "public/report"}),
+        )
+        .await;
     assert_eq!(public["allowed"], true, "{public}");
     assert_eq!(
         public["permission_type"], "execute",
         "execute is the default permission"
     );
-    let (_, no_session) = post(
-        &gw,
-        "/api/auth/check-access",
-        json!({"session_token": "nope", "playbook_path": "public/report"}),
-    )
-    .await;
+    let (_, no_session) = gw
+        .post_json(
+            "/api/auth/check-access",
+            json!({"session_token": "nope", "playbook_path": "public/report"}),
+        )
+        .await;
     assert_eq!(no_session["allowed"], false);
 
-    let (status, out) = post(&gw, "/api/auth/logout", json!({"session_token": token})).await;
+    let (status, out) = gw
+        .post_json("/api/auth/logout", json!({"session_token": token}))
+        .await;
     assert_eq!((status, out["status"].as_str()), (200, Some("logged_out")));
     assert_eq!(
         validate(&gw, &token).await["valid"],
         false,
         "a logged-out session is invalid"
     );
-    let (status, _) = post(
-        &gw,
-        "/api/auth/logout",
-        json!({"session_token": "never-existed"}),
-    )
-    .await;
+    let (status, _) = gw
+        .post_json(
+            "/api/auth/logout",
+            json!({"session_token": "never-existed"}),
+        )
+        .await;
     assert_eq!(
         status, 200,
         "logout answers 200 whether or not the session existed"
@@ -174,8 +165,7 @@ async fn playbook_mode_runs_the_playbooks_with_request_id_and_gateway_url() {
     let callback = &standin.callbacks()[0];
     assert_eq!(callback.answer["delivered"], true, "{:?}", callback);
 
-    post(
-        &gw,
+    gw.post_json(
         "/api/auth/check-access",
         json!({"session_token": token, "playbook_path": "tests/echo"}),
     )
@@ -413,12 +403,12 @@ async fn an_uncached_token_with_noetl_down_is_a_503_json_error() {
     assert_eq!(resp.status(), 503);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], "BACKEND_UNAVAILABLE");
-    let (status, body) = post(
-        &gw,
-        "/api/auth/validate",
-        json!({"session_token": "sess-uncached-2"}),
-    )
-    .await;
+    let (status, body) = gw
+        .post_json(
+            "/api/auth/validate",
+            json!({"session_token": "sess-uncached-2"}),
+        )
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (503, Some("BACKEND_UNAVAILABLE"))

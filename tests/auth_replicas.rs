@@ -8,26 +8,18 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::{NatsServer, NoetlStandIn, TestGateway, base_raw_config, eventually};
 
-async fn post(gw: &TestGateway, path: &str, body: Value) -> (u16, Value) {
-    let resp = gw
-        .http
-        .post(gw.public(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
 async fn valid(gw: &TestGateway, token: &str) -> bool {
-    let (status, body) = post(gw, "/api/auth/validate", json!({"session_token": token})).await;
+    let (status, body) = gw
+        .post_json("/api/auth/validate", json!({"session_token": token}))
+        .await;
     assert_eq!(status, 200, "{body}");
     body["valid"] == true
 }
 
 async fn login(gw: &TestGateway) -> String {
-    let (status, body) = post(gw, "/api/auth/login", json!({"auth0_token": "good"})).await;
+    let (status, body) = gw
+        .post_json("/api/auth/login", json!({"auth0_token": "good"}))
+        .await;
     assert_eq!(status, 200, "{body}");
     body["session_token"].as_str().unwrap().to_owned()
 }
@@ -68,7 +60,9 @@ async fn sessions_and_callbacks_cross_replicas_and_a_logout_reaches_every_replic
         "B answered from the shared cache without asking NoETL"
     );
 
-    let (status, _) = post(&a, "/api/auth/logout", json!({"session_token": token})).await;
+    let (status, _) = a
+        .post_json("/api/auth/logout", json!({"session_token": token}))
+        .await;
     assert_eq!(status, 200);
     let started = Instant::now();
     let ended = eventually(Duration::from_secs(1), || async {
@@ -125,7 +119,9 @@ async fn a_nats_outage_degrades_auth_and_nats_is_used_again_when_it_returns() {
         "B read the K/V again"
     );
 
-    let (status, _) = post(&a, "/api/auth/logout", json!({"session_token": after})).await;
+    let (status, _) = a
+        .post_json("/api/auth/logout", json!({"session_token": after}))
+        .await;
     assert_eq!(status, 200);
     let ended = eventually(Duration::from_secs(2), || async {
         !valid(&b, &after).await

@@ -61,6 +61,19 @@ impl TestGateway {
         format!("http://{}{path}", self.app.internal_addr)
     }
 
+    /// POSTs JSON to a public path; the status and the JSON answer (`null` when not JSON).
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let resp = self
+            .http
+            .post(self.public(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     /// What `/readyz` says of NATS: `connected`, `degraded` or `memory`.
     pub async fn nats_state(&self) -> String {
         let body: serde_json::Value = self
