@@ -5,3 +5,4 @@ pub mod http;
 pub mod memory;
 pub mod nats;
 pub mod noetl;
+pub mod trace_context;

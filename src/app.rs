@@ -8,6 +8,7 @@ pub mod callbacks;
 pub mod config;
 pub mod executions;
 pub mod gateway;
+pub mod metrics;
 pub mod presence;
 pub mod readiness;
 pub mod telemetry;

@@ -75,12 +75,15 @@ async fn in_memory_playbook_runner_keeps_the_runner_contract() {
 #[tokio::test]
 async fn noetl_client_against_the_stand_in_keeps_the_runner_contract() {
     let standin = support::NoetlStandIn::start().await;
-    let client = NoetlClient::new(NoetlSettings {
-        base_url: standin.base_url(),
-        connect_timeout: Duration::from_millis(500),
-        request_timeout: Duration::from_secs(2),
-        session_credential: "pg_auth".into(),
-    });
+    let client = NoetlClient::new(
+        NoetlSettings {
+            base_url: standin.base_url(),
+            connect_timeout: Duration::from_millis(500),
+            request_timeout: Duration::from_secs(2),
+            session_credential: "pg_auth".into(),
+        },
+        Default::default(),
+    );
     let state = standin.state.clone();
     let controls = contracts::playbook_runner::Controls {
         finish: Box::new({

@@ -14,8 +14,10 @@ mod error;
 mod events;
 pub mod graphql;
 mod health;
+mod metrics_api;
 mod proxy;
 mod request_id;
+mod route_label;
 mod routes;
 mod session_auth;
 

@@ -17,6 +17,7 @@ use super::auth::{AuthService, AuthSettings, LocalSessions};
 use super::callbacks::CallbackService;
 use super::executions::ExecutionService;
 use super::gateway::Gateway;
+use super::metrics::Metrics;
 use super::presence::Presence;
 use super::readiness::Readiness;
 use super::watcher::Watcher;
@@ -75,8 +76,9 @@ impl Application {
     /// # Errors
     /// `Bind` when a listener cannot be bound, `Nats` when `NATS_URL` cannot be used.
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let runner = RunnerAdapter::Noetl(NoetlClient::new(config.noetl.clone()));
-        Self::build_with_runner(config, runner).await
+        let metrics = Arc::new(Metrics::new());
+        let runner = RunnerAdapter::Noetl(NoetlClient::new(config.noetl.clone(), metrics.clone()));
+        Self::build_with_runner(config, runner, metrics).await
     }
 
     /// As [`Application::build`], with the workflow engine given (tests use the twin).
@@ -86,6 +88,7 @@ impl Application {
     pub async fn build_with_runner(
         config: Config,
         runner: RunnerAdapter,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, StartError> {
         let (public, public_addr) = bind(config.public_addr).await?;
         let (internal, internal_addr) = bind(config.internal_addr).await?;
@@ -155,6 +158,7 @@ impl Application {
                 config.auth.negative_ttl,
                 config.auth.revocation_ttl,
             ),
+            metrics.clone(),
         );
         auth.follow_invalidations();
         let local_requests = InMemoryRequestStore::new(config.nats.request_ttl);
@@ -225,6 +229,7 @@ impl Application {
             max_body_bytes: config.max_body_bytes,
             internal_url,
             callback_secret: config.callback_secret.clone(),
+            metrics,
         });
         Ok(Self {
             drain: drain_tx,

@@ -13,6 +13,8 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
 pub use local::{Local, LocalSessions};
+
+use super::metrics::Metrics;
 use pending::Pending;
 use resolve::Flights;
 
@@ -86,6 +88,7 @@ pub struct AuthService<R, C, Y> {
     settings: Arc<AuthSettings>,
     local: LocalSessions,
     flights: Flights,
+    metrics: Arc<Metrics>,
 }
 
 impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
@@ -95,6 +98,7 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
         replies: Y,
         settings: AuthSettings,
         local: LocalSessions,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             runner,
@@ -103,6 +107,7 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
             settings: Arc::new(settings),
             local,
             flights: Flights::default(),
+            metrics,
         }
     }
 

@@ -47,4 +47,6 @@ pub struct Gateway {
     pub internal_url: String,
     /// Bearer secret the internal callback routes require, when set.
     pub callback_secret: Option<Secret>,
+    /// Counters and histograms served at `/metrics`.
+    pub metrics: std::sync::Arc<super::metrics::Metrics>,
 }

@@ -58,6 +58,11 @@ impl<R: PlaybookRunner, B: BusMonitor> Readiness<R, B> {
         self.draining.load(Ordering::SeqCst)
     }
 
+    /// The shared bus's state now, without asking NoETL.
+    pub fn bus_state(&self) -> BusState {
+        self.bus.state()
+    }
+
     pub async fn check(&self) -> ReadinessReport {
         ReadinessReport {
             state: if self.is_draining() {

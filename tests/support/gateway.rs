@@ -63,13 +63,20 @@ impl TestGateway {
 
     /// POSTs JSON to a public path; the status and the JSON answer (`null` when not JSON).
     pub async fn post_json(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        let resp = self
-            .http
-            .post(self.public(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        self.send_json(self.public(path), body).await
+    }
+
+    /// As `post_json`, on the internal listener.
+    pub async fn internal_post_json(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.send_json(self.internal(path), body).await
+    }
+
+    async fn send_json(&self, url: String, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let resp = self.http.post(url).json(&body).send().await.unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }

@@ -9,6 +9,7 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::callback_api::{InternalTag, check_secret};
 use super::error::{ApiError, ErrorBody, ErrorCode};
@@ -80,6 +81,17 @@ pub enum CallbackReply {
     /// The event could not be stored; retry (`UNAVAILABLE`).
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
+}
+
+impl CallbackReply {
+    /// How the callback is counted: `delivered`, `queued` or `rejected`.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Self::Delivered(_) => "delivered",
+            Self::Queued(_) => "queued",
+            _ => "rejected",
+        }
+    }
 }
 
 impl From<ApiError> for CallbackReply {
@@ -185,38 +197,11 @@ impl AsyncCallbackApi {
         id: CorrelationId,
         req: &Request,
     ) -> CallbackReply {
-        let body = body.0;
-        let (request_id, execution_id) =
-            match admit(&gateway, req, &id, &body.request_id, body.execution_id) {
-                Ok(ids) => ids,
-                Err(refusal) => return refusal,
-            };
-        let state = match body.status.trim().to_ascii_uppercase().as_str() {
-            "COMPLETED" | "SUCCESS" => ExecutionState::Completed,
-            "FAILED" | "ERROR" => ExecutionState::Failed,
-            _ => return bad("status: must be COMPLETED or FAILED".to_owned(), &id),
-        };
-        let error = body.error.map(|e| EventError {
-            code: e.code.unwrap_or(-32000),
-            message: e.message,
-            data: e.data,
-        });
-        let error = match (state, error) {
-            (ExecutionState::Failed, None) => Some(EventError {
-                code: -32000,
-                message: "Playbook failed".to_owned(),
-                data: None,
-            }),
-            (_, e) => e,
-        };
-        let report = ResultReport {
-            request_id,
-            execution_id,
-            state,
-            data: body.data,
-            error,
-        };
-        answer(gateway.callbacks.result(report).await, "delivered", &id)
+        let reply = take_result(body.0, &gateway, &id, req)
+            .instrument(tracing::info_span!("callback", kind = "result"))
+            .await;
+        gateway.metrics.callback("result", reply.outcome());
+        reply
     }
 
     /// A playbook's progress for the client that started it.
@@ -228,19 +213,70 @@ impl AsyncCallbackApi {
         id: CorrelationId,
         req: &Request,
     ) -> CallbackReply {
-        let body = body.0;
-        let (request_id, execution_id) =
-            match admit(&gateway, req, &id, &body.request_id, body.execution_id) {
-                Ok(ids) => ids,
-                Err(refusal) => return refusal,
-            };
-        let report = ProgressReport {
-            request_id,
-            execution_id,
-            step: body.step,
-            message: body.message,
-            progress: body.progress,
-        };
-        answer(gateway.callbacks.progress(report).await, "sent", &id)
+        let reply = take_progress(body.0, &gateway, &id, req)
+            .instrument(tracing::info_span!("callback", kind = "progress"))
+            .await;
+        gateway.metrics.callback("progress", reply.outcome());
+        reply
     }
+}
+
+async fn take_result(
+    body: AsyncResultBody,
+    gateway: &Gateway,
+    id: &CorrelationId,
+    req: &Request,
+) -> CallbackReply {
+    let (request_id, execution_id) =
+        match admit(gateway, req, id, &body.request_id, body.execution_id) {
+            Ok(ids) => ids,
+            Err(refusal) => return refusal,
+        };
+    let state = match body.status.trim().to_ascii_uppercase().as_str() {
+        "COMPLETED" | "SUCCESS" => ExecutionState::Completed,
+        "FAILED" | "ERROR" => ExecutionState::Failed,
+        _ => return bad("status: must be COMPLETED or FAILED".to_owned(), id),
+    };
+    let error = body.error.map(|e| EventError {
+        code: e.code.unwrap_or(-32000),
+        message: e.message,
+        data: e.data,
+    });
+    let error = match (state, error) {
+        (ExecutionState::Failed, None) => Some(EventError {
+            code: -32000,
+            message: "Playbook failed".to_owned(),
+            data: None,
+        }),
+        (_, e) => e,
+    };
+    let report = ResultReport {
+        request_id,
+        execution_id,
+        state,
+        data: body.data,
+        error,
+    };
+    answer(gateway.callbacks.result(report).await, "delivered", id)
+}
+
+async fn take_progress(
+    body: ProgressBody,
+    gateway: &Gateway,
+    id: &CorrelationId,
+    req: &Request,
+) -> CallbackReply {
+    let (request_id, execution_id) =
+        match admit(gateway, req, id, &body.request_id, body.execution_id) {
+            Ok(ids) => ids,
+            Err(refusal) => return refusal,
+        };
+    let report = ProgressReport {
+        request_id,
+        execution_id,
+        step: body.step,
+        message: body.message,
+        progress: body.progress,
+    };
+    answer(gateway.callbacks.progress(report).await, "sent", id)
 }

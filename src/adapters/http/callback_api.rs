@@ -9,6 +9,7 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, Tags};
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::error::{ApiError, ErrorCode, Reply};
 use super::request_id::CorrelationId;
@@ -130,7 +131,20 @@ impl CallbackApi {
                 .into();
             }
         };
-        let (delivered, message) = match gateway.auth.deliver_callback(reply).await {
+        let outcome = gateway
+            .auth
+            .deliver_callback(reply)
+            .instrument(tracing::info_span!("callback", kind = "auth"))
+            .await;
+        gateway.metrics.callback(
+            "auth",
+            if matches!(outcome, Ok(ReplyOutcome::Accepted)) {
+                "delivered"
+            } else {
+                "rejected"
+            },
+        );
+        let (delivered, message) = match outcome {
             Ok(ReplyOutcome::Accepted) => (true, "Callback delivered"),
             Ok(ReplyOutcome::Refused) => (
                 false,

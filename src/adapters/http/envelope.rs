@@ -2,26 +2,45 @@
 //! it, and turns every error that did not come from our handlers (routing, method, parsing,
 //! limits, panics) into the JSON error model with a 4xx, or a 5xx that names no internals.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;
 
 use super::error::{ErrorBody, ErrorCode};
 use super::request_id::{CorrelationId, HEADER};
+use super::route_label::{method_label, route_template};
+use crate::adapters::trace_context;
+use crate::app::metrics::Metrics;
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Envelope;
+/// The outermost middleware; counts every answer in `metrics`.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    metrics: Arc<Metrics>,
+}
+
+impl Envelope {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
 
 impl<E: Endpoint> Middleware<E> for Envelope {
     type Output = EnvelopeEndpoint<E>;
 
     fn transform(&self, ep: E) -> Self::Output {
-        EnvelopeEndpoint { inner: ep }
+        EnvelopeEndpoint {
+            inner: ep,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
 pub struct EnvelopeEndpoint<E> {
     inner: E,
+    metrics: Arc<Metrics>,
 }
 
 impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
@@ -32,12 +51,19 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
             CorrelationId::from_header(req.headers().get(HEADER).and_then(|v| v.to_str().ok()));
         req.extensions_mut().insert(id.clone());
         // The path only: query strings may carry tokens (EventSource cannot send headers).
+        let route = route_template(req.uri().path());
+        let method = method_label(req.method());
         let span = tracing::info_span!(
             "request",
+            otel.name = %format_args!("{method} {route}"),
+            otel.kind = "server",
             request_id = %id.as_str(),
-            method = %req.method(),
+            method,
             path = %req.uri().path(),
+            http.route = route,
+            http.response.status_code = tracing::field::Empty,
         );
+        trace_context::continue_from(&span, req.headers());
         let started = std::time::Instant::now();
         let outcome = self.inner.call(req).instrument(span.clone()).await;
         let mut response = match outcome {
@@ -66,10 +92,15 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
         if let Ok(value) = HeaderValue::from_str(id.as_str()) {
             response.headers_mut().insert(HEADER, value);
         }
+        let took = started.elapsed();
+        let status = response.status().as_u16();
+        span.record("http.response.status_code", status);
+        self.metrics
+            .http_request(route, Cow::Borrowed(method), status, took);
         tracing::info!(
             parent: &span,
-            status = response.status().as_u16(),
-            elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            status,
+            elapsed_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
             "response"
         );
         Ok(response)

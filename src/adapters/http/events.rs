@@ -188,7 +188,10 @@ fn live(
     logged: crate::ports::EventStream,
     after: Option<EventCursor>,
 ) -> impl Stream<Item = Event> + Send {
-    let presence = gateway.callbacks.presence().enter(&client);
+    let presence = (
+        gateway.callbacks.presence().enter(&client),
+        gateway.metrics.sse_opened(),
+    );
     let heartbeat = gateway.heartbeat;
     let draining = gateway.draining.clone();
     let state = (
@@ -209,7 +212,7 @@ fn live(
             },
             _ = tokio::time::sleep(heartbeat) => Next::Ping,
             _ = draining.wait_for(|d| *d) => Next::Goodbye,
-            _ = presence.replaced() => Next::Goodbye,
+            _ = presence.0.replaced() => Next::Goodbye,
         };
         let (frames, last, done) = match next {
             Next::Logged(Ok(event)) => (vec![event_frame(&event)], event.cursor.get(), false),

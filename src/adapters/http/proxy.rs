@@ -16,6 +16,7 @@ use super::envelope::{coded_error_response, error_response};
 use super::error::ErrorCode;
 use super::request_id::CorrelationId;
 use super::session_auth::authenticate;
+use crate::adapters::trace_context::{TRACEPARENT, current_traceparent};
 use crate::app::Gateway;
 use crate::domain::Session;
 use crate::ports::{ForwardError, ForwardRequest, Forwarder};
@@ -169,10 +170,12 @@ fn upstream_headers(req: &Request, session: &Session, id: &CorrelationId) -> Hea
     if let Some(h) = host {
         headers.insert("x-forwarded-host", h);
     }
-    if !headers.contains_key("traceparent")
-        && let Ok(v) = HeaderValue::from_str(&new_traceparent())
-    {
-        headers.insert("traceparent", v);
+    // This request's span when traces are recorded (a child of the client's context), else
+    // the client's own context, else a fresh one so NoETL's logs can still be correlated.
+    let traceparent = current_traceparent()
+        .or_else(|| (!headers.contains_key(TRACEPARENT)).then(new_traceparent));
+    if let Some(v) = traceparent.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        headers.insert(TRACEPARENT, v);
     }
     headers
 }

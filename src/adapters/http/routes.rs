@@ -14,6 +14,7 @@ use super::envelope::Envelope;
 use super::events::events;
 use super::graphql::{GraphqlPost, GraphqlWs, graphiql, graphiql_asset};
 use super::health::HealthApi;
+use super::metrics_api::MetricsApi;
 use super::proxy::{proxy, refuse_before_routing};
 use crate::app::Gateway;
 
@@ -30,9 +31,9 @@ pub fn openapi_json() -> String {
     public_api().spec()
 }
 
-fn internal_api() -> OpenApiService<(HealthApi, CallbackApi, AsyncCallbackApi), ()> {
+fn internal_api() -> OpenApiService<(HealthApi, CallbackApi, AsyncCallbackApi, MetricsApi), ()> {
     OpenApiService::new(
-        (HealthApi, CallbackApi, AsyncCallbackApi),
+        (HealthApi, CallbackApi, AsyncCallbackApi, MetricsApi),
         "noetl-gateway internal",
         env!("CARGO_PKG_VERSION"),
     )
@@ -109,8 +110,8 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
         })
         .with(CatchPanic::new())
         .with_if(!gateway.cors.allowed_origins.is_empty(), cors(&gateway))
-        .data(gateway)
-        .with(Envelope)
+        .data(gateway.clone())
+        .with(Envelope::new(gateway.metrics.clone()))
 }
 
 /// Worker callbacks and operator routes, served on the internal listener only.
@@ -120,6 +121,6 @@ pub fn internal_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
         .nest("/", internal_api())
         .with(BodyLimit::new(max_body))
         .with(CatchPanic::new())
-        .data(gateway)
-        .with(Envelope)
+        .data(gateway.clone())
+        .with(Envelope::new(gateway.metrics.clone()))
 }

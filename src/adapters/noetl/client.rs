@@ -10,8 +10,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
+use super::super::trace_context::{TRACEPARENT, current_traceparent};
 use super::dto::{ExecuteAnswer, StatusAnswer, ValidateAnswer, error_message, list_items};
+use crate::app::metrics::Metrics;
 use crate::domain::{
     AccessDecision, AccessQuery, ExecutionDetail, ExecutionId, ExecutionStatus, LoginRequest,
     LoginVerdict, PlaybookPath, Session, SessionToken,
@@ -42,10 +45,11 @@ pub struct NoetlClient {
 struct Inner {
     settings: NoetlSettings,
     http: Client<HttpConnector, Full<Bytes>>,
+    metrics: Arc<Metrics>,
 }
 
 impl NoetlClient {
-    pub fn new(settings: NoetlSettings) -> Self {
+    pub fn new(settings: NoetlSettings, metrics: Arc<Metrics>) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(settings.connect_timeout));
         connector.set_nodelay(true);
@@ -53,12 +57,55 @@ impl NoetlClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
         Self {
-            inner: Arc::new(Inner { settings, http }),
+            inner: Arc::new(Inner {
+                settings,
+                http,
+                metrics,
+            }),
         }
     }
 
-    /// Sends one JSON request and reads the JSON answer (an empty body reads as `null`).
+    /// Sends one JSON request and reads the JSON answer (an empty body reads as `null`), in
+    /// a span named after `op` that the request's `traceparent` continues.
     async fn call(
+        &self,
+        op: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), RunnerError> {
+        let span = tracing::info_span!(
+            "noetl",
+            otel.name = %format_args!("noetl {op}"),
+            otel.kind = "client",
+            noetl.operation = op,
+            http.request.method = %method,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let result = self
+            .exchange(method, path, body)
+            .instrument(span.clone())
+            .await;
+        let outcome = match &result {
+            Ok((status, _)) => {
+                span.record("http.response.status_code", status.as_u16());
+                if status.is_server_error() {
+                    "server_error"
+                } else {
+                    "ok"
+                }
+            }
+            Err(RunnerError::Timeout) => "timeout",
+            Err(_) => "unavailable",
+        };
+        self.inner
+            .metrics
+            .noetl_call(op, outcome, started.elapsed());
+        result
+    }
+
+    async fn exchange(
         &self,
         method: Method,
         path: &str,
@@ -71,11 +118,15 @@ impl NoetlClient {
             ),
             None => Bytes::new(),
         };
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(method)
             .uri(&uri)
             .header(header::ACCEPT, "application/json")
-            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(parent) = current_traceparent() {
+            request = request.header(TRACEPARENT, parent);
+        }
+        let request = request
             .body(Full::new(payload))
             .map_err(|e| RunnerError::InvalidResponse(format!("bad request to {uri}: {e}")))?;
         let exchange = async {
@@ -121,8 +172,10 @@ impl NoetlClient {
 
 impl PlaybookRunner for NoetlClient {
     async fn start(&self, path: &PlaybookPath, payload: Value) -> Result<ExecutionId, RunnerError> {
-        let body = json!({"path": path.as_str(), "payload": payload});
-        let (status, answer) = self.call(Method::POST, "/api/execute", Some(&body)).await?;
+        let body = json!({"path": path.as_str(), "payload": with_trace(payload)});
+        let (status, answer) = self
+            .call("execute", Method::POST, "/api/execute", Some(&body))
+            .await?;
         match status {
             s if s.is_success() => Ok(Self::parse::<ExecuteAnswer>(answer)?.execution_id),
             StatusCode::NOT_FOUND => Err(RunnerError::PlaybookNotFound(path.to_string())),
@@ -132,7 +185,7 @@ impl PlaybookRunner for NoetlClient {
 
     async fn status(&self, id: &ExecutionId) -> Result<ExecutionStatus, RunnerError> {
         let route = format!("/api/executions/{}/status", id.as_str());
-        let (status, answer) = self.call(Method::GET, &route, None).await?;
+        let (status, answer) = self.call("status", Method::GET, &route, None).await?;
         match status {
             s if s.is_success() => Ok(Self::parse::<StatusAnswer>(answer)?.into_status(id)),
             StatusCode::NOT_FOUND => Err(RunnerError::ExecutionNotFound(id.to_string())),
@@ -142,7 +195,7 @@ impl PlaybookRunner for NoetlClient {
 
     async fn detail(&self, id: &ExecutionId) -> Result<ExecutionDetail, RunnerError> {
         let route = format!("/api/executions/{}", id.as_str());
-        let (status, mut answer) = self.call(Method::GET, &route, None).await?;
+        let (status, mut answer) = self.call("detail", Method::GET, &route, None).await?;
         match status {
             s if s.is_success() => {
                 let events = match answer.get_mut("events").map(Value::take) {
@@ -162,7 +215,7 @@ impl PlaybookRunner for NoetlClient {
 
     async fn list(&self, limit: u32, offset: u32) -> Result<Vec<ExecutionStatus>, RunnerError> {
         let route = format!("/api/executions?limit={limit}&offset={offset}");
-        let (status, answer) = self.call(Method::GET, &route, None).await?;
+        let (status, answer) = self.call("list", Method::GET, &route, None).await?;
         if !status.is_success() {
             return Err(Self::refused(status, &answer));
         }
@@ -181,7 +234,9 @@ impl PlaybookRunner for NoetlClient {
     async fn cancel(&self, id: &ExecutionId, reason: &str) -> Result<(), RunnerError> {
         let route = format!("/api/executions/{}/cancel", id.as_str());
         let body = json!({"reason": reason, "cascade": true});
-        let (status, answer) = self.call(Method::POST, &route, Some(&body)).await?;
+        let (status, answer) = self
+            .call("cancel", Method::POST, &route, Some(&body))
+            .await?;
         match status {
             s if s.is_success() => Ok(()),
             StatusCode::NOT_FOUND => Err(RunnerError::ExecutionNotFound(id.to_string())),
@@ -191,8 +246,10 @@ impl PlaybookRunner for NoetlClient {
 
     async fn rerun(&self, id: &ExecutionId, variables: Value) -> Result<ExecutionId, RunnerError> {
         let route = format!("/api/executions/{}/rerun", id.as_str());
-        let body = json!({"variables": variables});
-        let (status, answer) = self.call(Method::POST, &route, Some(&body)).await?;
+        let body = json!({"variables": with_trace(variables)});
+        let (status, answer) = self
+            .call("rerun", Method::POST, &route, Some(&body))
+            .await?;
         match status {
             s if s.is_success() => Ok(Self::parse::<ExecuteAnswer>(answer)?.execution_id),
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
@@ -208,7 +265,12 @@ impl PlaybookRunner for NoetlClient {
             "credential": self.inner.settings.session_credential,
         });
         let (status, answer) = self
-            .call(Method::POST, "/api/auth/session/validate", Some(&body))
+            .call(
+                "validate_session",
+                Method::POST,
+                "/api/auth/session/validate",
+                Some(&body),
+            )
             .await?;
         match status {
             s if s.is_success() => Ok(Self::parse::<ValidateAnswer>(answer)?.into_session()),
@@ -229,7 +291,7 @@ impl PlaybookRunner for NoetlClient {
             "credential": self.inner.settings.session_credential,
         });
         let (status, answer) = self
-            .call(Method::POST, "/api/auth/login", Some(&body))
+            .call("login", Method::POST, "/api/auth/login", Some(&body))
             .await?;
         match status {
             s if s.is_success() || s == StatusCode::UNAUTHORIZED => Ok(sync_verdict(&answer)),
@@ -249,7 +311,12 @@ impl PlaybookRunner for NoetlClient {
             "credential": self.inner.settings.session_credential,
         });
         let (status, answer) = self
-            .call(Method::POST, "/api/auth/check-playbook-access", Some(&body))
+            .call(
+                "check_access",
+                Method::POST,
+                "/api/auth/check-playbook-access",
+                Some(&body),
+            )
             .await?;
         match status {
             s if s.is_success() || s == StatusCode::FORBIDDEN || s == StatusCode::UNAUTHORIZED => {
@@ -265,7 +332,9 @@ impl PlaybookRunner for NoetlClient {
     }
 
     async fn health(&self) -> Result<(), RunnerError> {
-        let (status, answer) = self.call(Method::GET, "/api/health", None).await?;
+        let (status, answer) = self
+            .call("health", Method::GET, "/api/health", None)
+            .await?;
         if status.is_success() {
             Ok(())
         } else {
@@ -279,4 +348,13 @@ fn sync_verdict(answer: &Value) -> LoginVerdict {
     let success = answer.get("status").and_then(Value::as_str) == Some("success");
     let data = answer.get("data").cloned().unwrap_or(Value::Null);
     LoginVerdict::from_data(success, &data)
+}
+
+/// The workload with the current trace context added, so the worker's callback continues
+/// this trace. A workload that already names a `traceparent` keeps its own.
+fn with_trace(mut workload: Value) -> Value {
+    if let (Value::Object(map), Some(parent)) = (&mut workload, current_traceparent()) {
+        map.entry(TRACEPARENT).or_insert(Value::String(parent));
+    }
+    workload
 }

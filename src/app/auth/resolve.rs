@@ -11,6 +11,7 @@ use serde_json::{Map, json};
 use time::OffsetDateTime;
 
 use super::{AuthError, AuthMode, AuthService, Local};
+use crate::app::metrics::{LookupOutcome, SessionLevel};
 use crate::domain::{ExpiresAt, Session, SessionKey, SessionToken, User};
 use crate::ports::{CacheLookup, PlaybookRunner, ReplyBus, SessionCache};
 
@@ -34,9 +35,19 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
     ) -> Result<Option<Session>, AuthError> {
         let key = token.key();
         match self.local.get(&key) {
-            Local::Valid(session) => return Ok(Some(session)),
-            Local::Invalid => return Ok(None),
-            Local::Miss => {}
+            Local::Valid(session) => {
+                self.metrics
+                    .session_lookup(SessionLevel::Local, LookupOutcome::Hit);
+                return Ok(Some(session));
+            }
+            Local::Invalid => {
+                self.metrics
+                    .session_lookup(SessionLevel::Local, LookupOutcome::Invalid);
+                return Ok(None);
+            }
+            Local::Miss => self
+                .metrics
+                .session_lookup(SessionLevel::Local, LookupOutcome::Miss),
         }
         let flight = self.flights.with(|flights| {
             flights
@@ -66,30 +77,44 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
         key: &SessionKey,
     ) -> Result<Option<Session>, AuthError> {
         let now = OffsetDateTime::now_utc();
+        let shared = |outcome| self.metrics.session_lookup(SessionLevel::Shared, outcome);
         match self.cache.get(key).await {
             Ok(CacheLookup::Hit(session)) if session.is_usable(now) => {
+                shared(LookupOutcome::Hit);
                 self.local.put_valid(key, &session);
                 return Ok(Some(session));
             }
             Ok(CacheLookup::Revoked) => {
+                shared(LookupOutcome::Invalid);
                 self.local.put_revoked(key);
                 return Ok(None);
             }
-            Ok(_) => {}
-            Err(err) => tracing::debug!(error = %err, "shared session cache away; asking NoETL"),
+            Ok(_) => shared(LookupOutcome::Miss),
+            Err(err) => {
+                shared(LookupOutcome::Error);
+                tracing::debug!(error = %err, "shared session cache away; asking NoETL");
+            }
         }
+        let backend = |outcome| self.metrics.session_lookup(SessionLevel::Backend, outcome);
         let found = match (&self.settings.validate_playbook, self.settings.mode) {
             (Some(playbook), AuthMode::Playbook) => {
-                self.validate_by_playbook(token, playbook.clone()).await?
+                self.validate_by_playbook(token, playbook.clone()).await
             }
-            _ => self.runner.validate_session(token).await?,
-        };
+            _ => self
+                .runner
+                .validate_session(token)
+                .await
+                .map_err(Into::into),
+        }
+        .inspect_err(|_| backend(LookupOutcome::Error))?;
         match found.filter(|s| s.is_usable(now)) {
             Some(session) => {
+                backend(LookupOutcome::Hit);
                 self.remember_at(key, &session).await;
                 Ok(Some(session))
             }
             None => {
+                backend(LookupOutcome::Invalid);
                 self.local.put_unknown(key);
                 Ok(None)
             }

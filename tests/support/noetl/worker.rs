@@ -74,6 +74,10 @@ async fn post(state: &State, payload: &Value, route: &str, body: Value) {
     if let Some(secret) = lock(&state.callback_secret).clone() {
         request = request.bearer_auth(secret);
     }
+    // A worker continues the trace its execution was started in.
+    if let Some(parent) = payload.get("traceparent").and_then(Value::as_str) {
+        request = request.header("traceparent", parent);
+    }
     let (status, answer) = match request.send().await {
         Ok(r) => {
             let status = r.status().as_u16();

@@ -1,0 +1,35 @@
+//! Adapters (http): `GET /metrics` on the internal listener, Prometheus text format.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::payload::PlainText;
+use poem_openapi::{OpenApi, Tags};
+
+use crate::app::Gateway;
+use crate::ports::BusState;
+
+#[derive(Tags)]
+enum MetricsTag {
+    /// Operational metrics for Prometheus.
+    Metrics,
+}
+
+pub struct MetricsApi;
+
+#[OpenApi(tag = "MetricsTag::Metrics")]
+impl MetricsApi {
+    /// Requests by route and status with latency, session lookups by cache level, NoETL
+    /// calls, SSE connections, callbacks and the NATS connection, as Prometheus text.
+    #[oai(path = "/metrics", method = "get")]
+    async fn metrics(&self, gateway: Data<&Arc<Gateway>>) -> PlainText<String> {
+        gateway
+            .metrics
+            .set_nats_connected(match gateway.readiness.bus_state() {
+                BusState::Connected => 1,
+                BusState::Degraded => 0,
+                BusState::InMemory => -1,
+            });
+        PlainText(gateway.metrics.render())
+    }
+}

@@ -1,0 +1,60 @@
+//! Adapters: W3C trace context at the edges. Reads `traceparent` from what arrives (a
+//! client's request, a worker's callback) and writes the current span's context into what
+//! leaves (NoETL calls, the proxy, the workload of started executions), so one trace spans
+//! the request, the NoETL call and the worker's callback.
+
+use std::collections::HashMap;
+
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The header and workload key that carries the context.
+pub const TRACEPARENT: &str = "traceparent";
+
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+/// Makes `span` a child of the context the request carries, when it carries a valid one.
+pub fn continue_from(span: &tracing::Span, headers: &http::HeaderMap) {
+    if headers.contains_key(TRACEPARENT) {
+        let cx = TraceContextPropagator::new().extract(&Headers(headers));
+        // Without a trace pipeline there is nothing to attach to; that is not an error.
+        let _ = span.set_parent(cx);
+    }
+}
+
+/// The `traceparent` of the current span, when traces are being recorded.
+pub fn current_traceparent() -> Option<String> {
+    let cx = tracing::Span::current().context();
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(&cx, &mut carrier);
+    carrier.remove(TRACEPARENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_trace_pipeline_nothing_is_invented() {
+        assert_eq!(current_traceparent(), None);
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            TRACEPARENT,
+            http::HeaderValue::from_static(
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
+        );
+        continue_from(&tracing::Span::none(), &headers);
+    }
+}

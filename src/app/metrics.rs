@@ -1,0 +1,163 @@
+//! App: the gateway's metrics, kept in memory (atomics behind a label map) and written as
+//! Prometheus text by the internal listener's `/metrics` route.
+
+mod family;
+mod render;
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use family::{Counter, Family, Histogram};
+
+/// A label value: static where the set is closed, owned where it is a number.
+pub type Label = Cow<'static, str>;
+
+/// Every metric the gateway keeps. One per process, shared as `Arc<Metrics>`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    http: Family<3, Histogram>,
+    sessions: Family<2, Counter>,
+    noetl: Family<2, Histogram>,
+    callbacks: Family<2, Counter>,
+    sse_open: AtomicI64,
+    sse_opened: Counter,
+    nats_connected: AtomicI64,
+}
+
+/// Where a session lookup was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionLevel {
+    /// The in-process cache.
+    Local,
+    /// The shared K/V bucket.
+    Shared,
+    /// NoETL (its session route or the validate playbook).
+    Backend,
+}
+
+/// What a session lookup found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupOutcome {
+    Hit,
+    Miss,
+    Invalid,
+    Error,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One HTTP request answered: `route` is a template, never a raw path.
+    pub fn http_request(&self, route: &'static str, method: Label, status: u16, took: Duration) {
+        self.http
+            .get([Cow::Borrowed(route), method, Cow::Owned(status.to_string())])
+            .observe(took);
+    }
+
+    pub fn session_lookup(&self, level: SessionLevel, outcome: LookupOutcome) {
+        let level = match level {
+            SessionLevel::Local => "local",
+            SessionLevel::Shared => "shared",
+            SessionLevel::Backend => "noetl",
+        };
+        let outcome = match outcome {
+            LookupOutcome::Hit => "hit",
+            LookupOutcome::Miss => "miss",
+            LookupOutcome::Invalid => "invalid",
+            LookupOutcome::Error => "error",
+        };
+        self.sessions
+            .get([Cow::Borrowed(level), Cow::Borrowed(outcome)])
+            .increment();
+    }
+
+    /// One call to NoETL's REST API; `outcome` is `ok` (any answer below 500),
+    /// `server_error`, `timeout` or `unavailable`.
+    pub fn noetl_call(&self, operation: &'static str, outcome: &'static str, took: Duration) {
+        self.noetl
+            .get([Cow::Borrowed(operation), Cow::Borrowed(outcome)])
+            .observe(took);
+    }
+
+    /// One worker callback: `kind` is `auth` (login, validate, check-access), `result` or
+    /// `progress`; `outcome` is
+    /// `delivered`, `queued` or `rejected`.
+    pub fn callback(&self, kind: &'static str, outcome: &'static str) {
+        self.callbacks
+            .get([Cow::Borrowed(kind), Cow::Borrowed(outcome)])
+            .increment();
+    }
+
+    /// An SSE stream opened; the guard counts it as open until dropped.
+    pub fn sse_opened(self: &std::sync::Arc<Self>) -> SseGuard {
+        self.sse_opened.increment();
+        self.sse_open.fetch_add(1, Ordering::Relaxed);
+        SseGuard(self.clone())
+    }
+
+    /// Whether the NATS connection is up (1), down (0), or not configured (-1).
+    pub fn set_nats_connected(&self, state: i64) {
+        self.nats_connected.store(state, Ordering::Relaxed);
+    }
+
+    /// Everything, as Prometheus text exposition format 0.0.4.
+    pub fn render(&self) -> String {
+        let mut out = render::Writer::default();
+        out.histograms(
+            "gateway_http_request_duration_seconds",
+            "HTTP requests by route template, method and status, with latency.",
+            &["route", "method", "status"],
+            &self.http,
+        );
+        out.counters(
+            "gateway_session_lookups_total",
+            "Session lookups by the level that answered and what it found.",
+            &["level", "outcome"],
+            &self.sessions,
+        );
+        out.histograms(
+            "gateway_noetl_request_duration_seconds",
+            "Calls to NoETL's REST API by operation and outcome, with latency.",
+            &["operation", "outcome"],
+            &self.noetl,
+        );
+        out.counters(
+            "gateway_callbacks_total",
+            "Worker callbacks by kind and outcome.",
+            &["kind", "outcome"],
+            &self.callbacks,
+        );
+        out.gauge(
+            "gateway_sse_connections",
+            "SSE streams open now.",
+            self.sse_open.load(Ordering::Relaxed),
+        );
+        out.counter(
+            "gateway_sse_connections_total",
+            "SSE streams opened since start.",
+            self.sse_opened.value(),
+        );
+        out.gauge(
+            "gateway_nats_connected",
+            "1 when connected to NATS, 0 when configured but away, -1 in memory mode.",
+            self.nats_connected.load(Ordering::Relaxed),
+        );
+        out.finish()
+    }
+}
+
+/// Counts one open SSE stream until dropped.
+#[derive(Debug)]
+pub struct SseGuard(std::sync::Arc<Metrics>);
+
+impl Drop for SseGuard {
+    fn drop(&mut self) {
+        self.0.sse_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests;
