@@ -508,12 +508,24 @@ async fn bad_auth_input_gets_a_4xx_json_error() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 415);
+    // A value of the wrong JSON type is malformed (BAD_REQUEST); a value of the right type
+    // that breaks a rule is bad input (BAD_USER_INPUT).
     let internal_cases = [
-        r#"{"request_id": "has space", "status": "success"}"#,
-        r#"{"request_id": "r1", "status": "maybe"}"#,
-        r#"{"request_id": "r1", "status": "success", "execution_id": 1.5}"#,
+        (
+            r#"{"request_id": "has space", "status": "success"}"#,
+            "BAD_USER_INPUT",
+        ),
+        (
+            r#"{"request_id": "r1", "status": "maybe"}"#,
+            "BAD_USER_INPUT",
+        ),
+        (
+            r#"{"request_id": "r1", "status": "success", "execution_id": 1.5}"#,
+            "BAD_REQUEST",
+        ),
+        (r#"{"request_id": 7, "status": "success"}"#, "BAD_REQUEST"),
     ];
-    for body in internal_cases {
+    for (body, want_code) in internal_cases {
         let resp = gw
             .http
             .post(gw.internal("/api/internal/callback"))
@@ -526,7 +538,7 @@ async fn bad_auth_input_gets_a_4xx_json_error() {
         let json: Value = resp.json().await.unwrap();
         assert_eq!(
             (status, json["code"].as_str()),
-            (400, Some("BAD_USER_INPUT")),
+            (400, Some(want_code)),
             "{body}: {json}"
         );
     }

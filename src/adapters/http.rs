@@ -14,12 +14,14 @@ mod error;
 mod events;
 pub mod graphql;
 mod health;
+mod json_string;
 mod metrics_api;
 mod proxy;
 mod request_id;
 mod route_label;
 mod routes;
 mod session_auth;
+mod wire_execution_id;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use request_id::CorrelationId;

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use super::json_string::JsonString;
+use super::wire_execution_id::WireExecutionId;
 use poem::Request;
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -22,31 +24,47 @@ use crate::domain::{EventError, ExecutionId, ExecutionState, RequestId};
 #[derive(Debug, Object)]
 pub struct CallbackErrorBody {
     /// JSON-RPC style code; -32000 (playbook failed) when absent.
+    #[oai(nullable)]
     pub code: Option<i64>,
-    pub message: String,
+    pub message: JsonString,
+    #[oai(nullable)]
     pub data: Option<Value>,
 }
 
 /// A playbook's result for a real-time client.
 #[derive(Debug, Object)]
 pub struct AsyncResultBody {
-    pub request_id: String,
-    /// A JSON string or number.
-    pub execution_id: Option<Value>,
-    /// `COMPLETED` or `FAILED`.
-    pub status: String,
+    /// The `request_id` the gateway put in the workload.
+    #[oai(validator(max_length = 128, pattern = r"^[A-Za-z0-9_.:-]+$"))]
+    pub request_id: JsonString,
+    /// The execution that reports, as a JSON string or integer.
+    #[oai(nullable)]
+    pub execution_id: Option<WireExecutionId>,
+    /// `COMPLETED` or `FAILED` (also `SUCCESS`, `ERROR`; any case).
+    #[oai(validator(
+        pattern = r"^\s*([Cc][Oo][Mm][Pp][Ll][Ee][Tt][Ee][Dd]|[Ss][Uu][Cc][Cc][Ee][Ss][Ss]|[Ff][Aa][Ii][Ll][Ee][Dd]|[Ee][Rr][Rr][Oo][Rr])\s*$"
+    ))]
+    pub status: JsonString,
+    #[oai(nullable)]
     pub data: Option<Value>,
+    #[oai(nullable)]
     pub error: Option<CallbackErrorBody>,
 }
 
 /// A playbook's progress for a real-time client.
 #[derive(Debug, Object)]
 pub struct ProgressBody {
-    pub request_id: String,
-    /// A JSON string or number.
-    pub execution_id: Option<Value>,
-    pub step: Option<String>,
-    pub message: Option<String>,
+    /// The `request_id` the gateway put in the workload.
+    #[oai(validator(max_length = 128, pattern = r"^[A-Za-z0-9_.:-]+$"))]
+    pub request_id: JsonString,
+    /// The execution that reports, as a JSON string or integer.
+    #[oai(nullable)]
+    pub execution_id: Option<WireExecutionId>,
+    #[oai(nullable)]
+    pub step: Option<JsonString>,
+    #[oai(nullable)]
+    pub message: Option<JsonString>,
+    #[oai(nullable)]
     pub progress: Option<Value>,
 }
 
@@ -69,6 +87,12 @@ pub enum CallbackReply {
     /// Malformed body (`BAD_USER_INPUT`).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
+    /// The body is larger than the configured limit (`PAYLOAD_TOO_LARGE`).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not declared as JSON (`UNSUPPORTED_MEDIA_TYPE`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// Missing or wrong callback secret (`UNAUTHENTICATED`).
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
@@ -101,24 +125,12 @@ impl From<ApiError> for CallbackReply {
             401 => Self::Unauthorized(body),
             404 => Self::NotFound(body),
             409 => Self::Conflict(body),
+            413 => Self::PayloadTooLarge(body),
+            415 => Self::UnsupportedMediaType(body),
             503 => Self::Unavailable(body),
             _ => Self::BadRequest(body),
         }
     }
-}
-
-fn parse_ids(
-    request_id: &str,
-    execution_id: Option<Value>,
-) -> Result<(RequestId, Option<ExecutionId>), String> {
-    let request_id = RequestId::parse(request_id).map_err(|e| e.to_string())?;
-    let execution_id = match execution_id {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            serde_json::from_value::<ExecutionId>(v).map_err(|e| format!("execution_id: {e}"))?,
-        ),
-    };
-    Ok((request_id, execution_id))
 }
 
 /// The secret check and id parsing every callback starts with.
@@ -127,10 +139,11 @@ fn admit(
     req: &Request,
     id: &CorrelationId,
     request_id: &str,
-    execution_id: Option<Value>,
+    execution_id: Option<WireExecutionId>,
 ) -> Result<(RequestId, Option<ExecutionId>), CallbackReply> {
     check_secret(gateway, req, id).map_err(CallbackReply::from)?;
-    parse_ids(request_id, execution_id).map_err(|message| bad(message, id))
+    let request_id = RequestId::parse(request_id).map_err(|e| bad(e.to_string(), id))?;
+    Ok((request_id, execution_id.map(|w| w.0)))
 }
 
 fn bad(message: String, id: &CorrelationId) -> CallbackReply {
@@ -239,7 +252,7 @@ async fn take_result(
     };
     let error = body.error.map(|e| EventError {
         code: e.code.unwrap_or(-32000),
-        message: e.message,
+        message: e.message.into(),
         data: e.data,
     });
     let error = match (state, error) {
@@ -274,8 +287,8 @@ async fn take_progress(
     let report = ProgressReport {
         request_id,
         execution_id,
-        step: body.step,
-        message: body.message,
+        step: body.step.map(Into::into),
+        message: body.message.map(Into::into),
         progress: body.progress,
     };
     answer(gateway.callbacks.progress(report).await, "sent", id)

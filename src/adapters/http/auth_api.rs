@@ -121,7 +121,9 @@ impl AuthApi {
         id: CorrelationId,
     ) -> Reply<CheckAccessOk> {
         let body = body.0;
-        let permission_type = body.permission_type.unwrap_or_else(|| "execute".to_owned());
+        let permission_type = body
+            .permission_type
+            .map_or_else(|| "execute".to_owned(), Into::into);
         let (path, permission) = match (
             PlaybookPath::parse(&body.playbook_path),
             Permission::parse(&permission_type),
@@ -175,6 +177,7 @@ impl AuthApi {
         let raw = body
             .0
             .session_token
+            .map(String::from)
             .or_else(|| token_from_request(req, false));
         let Some(raw) = raw else {
             return ApiError::new(

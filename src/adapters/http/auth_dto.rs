@@ -1,6 +1,7 @@
 //! Adapters (http): the JSON shapes of the auth routes (CONTRACT section 2), and their
 //! conversion to and from the domain.
 
+use super::json_string::JsonString;
 use poem_openapi::Object;
 
 use crate::domain::{IdpToken, LoginRequest, User, ValidationError};
@@ -30,12 +31,19 @@ impl From<&User> for UserBody {
 #[derive(Debug, Object)]
 pub struct LoginBody {
     /// The identity provider's ID token.
-    pub auth0_token: String,
-    pub auth0_refresh_token: Option<String>,
-    pub auth0_domain: Option<String>,
+    #[oai(validator(max_length = 16384, pattern = r"\S"))]
+    pub auth0_token: JsonString,
+    #[oai(nullable)]
+    pub auth0_refresh_token: Option<JsonString>,
+    #[oai(nullable)]
+    pub auth0_domain: Option<JsonString>,
+    /// How long the new session lasts, in hours (up to a year).
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "8760")))]
     pub session_duration_hours: Option<u32>,
-    pub client_ip: Option<String>,
-    pub client_user_agent: Option<String>,
+    #[oai(nullable)]
+    pub client_ip: Option<JsonString>,
+    #[oai(nullable)]
+    pub client_user_agent: Option<JsonString>,
 }
 
 impl LoginBody {
@@ -47,10 +55,10 @@ impl LoginBody {
                 .filter(|t| !t.trim().is_empty())
                 .map(|t| IdpToken::parse(&t))
                 .transpose()?,
-            auth0_domain: self.auth0_domain,
+            auth0_domain: self.auth0_domain.map(Into::into),
             session_duration_hours: self.session_duration_hours,
-            client_ip: self.client_ip.or(peer_ip),
-            client_user_agent: self.client_user_agent,
+            client_ip: self.client_ip.map(Into::into).or(peer_ip),
+            client_user_agent: self.client_user_agent.map(Into::into),
         })
     }
 }
@@ -70,14 +78,18 @@ pub struct LoginOk {
 /// `POST /api/auth/validate` body.
 #[derive(Debug, Object)]
 pub struct ValidateBody {
-    pub session_token: String,
+    /// Visible ASCII characters; blanks around them are ignored.
+    #[oai(validator(max_length = 4096, pattern = r"^\s*[!-~]+\s*$"))]
+    pub session_token: JsonString,
 }
 
 /// Whether a session is valid; `user` and `expires_at` are null when it is not.
 #[derive(Debug, Object)]
 pub struct ValidateOk {
     pub valid: bool,
+    #[oai(nullable)]
     pub user: Option<UserBody>,
+    #[oai(nullable)]
     pub expires_at: Option<String>,
     pub message: String,
 }
@@ -85,16 +97,30 @@ pub struct ValidateOk {
 /// `POST /api/auth/check-access` body.
 #[derive(Debug, Object)]
 pub struct CheckAccessBody {
-    pub session_token: String,
-    pub playbook_path: String,
-    /// `execute` (default), `view` or `modify`.
-    pub permission_type: Option<String>,
+    /// Visible ASCII characters; blanks around them are ignored.
+    #[oai(validator(max_length = 4096, pattern = r"^\s*[!-~]+\s*$"))]
+    pub session_token: JsonString,
+    /// Segments of ASCII letters, digits, `-`, `_` and `.` joined by `/`; no `.` or `..`.
+    #[oai(validator(
+        max_length = 256,
+        pattern = r"^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+))*$"
+    ))]
+    pub playbook_path: JsonString,
+    /// `execute` (default), `view` or `modify`, in any case.
+    #[oai(
+        nullable,
+        validator(
+            pattern = r"^\s*(?:[Ee][Xx][Ee][Cc][Uu][Tt][Ee]|[Vv][Ii][Ee][Ww]|[Mm][Oo][Dd][Ii][Ff][Yy])\s*$"
+        )
+    )]
+    pub permission_type: Option<JsonString>,
 }
 
 /// The access decision.
 #[derive(Debug, Object)]
 pub struct CheckAccessOk {
     pub allowed: bool,
+    #[oai(nullable)]
     pub user: Option<UserBody>,
     pub playbook_path: String,
     pub permission_type: String,
@@ -104,7 +130,8 @@ pub struct CheckAccessOk {
 /// `POST /api/auth/logout` body; the token may come from a header or cookie instead.
 #[derive(Debug, Object)]
 pub struct LogoutBody {
-    pub session_token: Option<String>,
+    #[oai(nullable)]
+    pub session_token: Option<JsonString>,
 }
 
 /// Logout answer (the same whether or not the session existed).

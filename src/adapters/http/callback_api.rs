@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use super::json_string::JsonString;
+use super::wire_execution_id::WireExecutionId;
 use poem::Request;
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -14,7 +16,7 @@ use tracing::Instrument;
 use super::error::{ApiError, ErrorCode, Reply};
 use super::request_id::CorrelationId;
 use crate::app::Gateway;
-use crate::domain::{AuthReply, ExecutionId, RequestId};
+use crate::domain::{AuthReply, RequestId};
 use crate::ports::ReplyOutcome;
 
 #[derive(Tags)]
@@ -26,25 +28,27 @@ pub(super) enum InternalTag {
 /// An auth playbook's callback.
 #[derive(Debug, Object)]
 pub struct AuthCallbackBody {
-    pub request_id: String,
-    /// A JSON string or number.
-    pub execution_id: Option<Value>,
-    pub step: Option<String>,
-    /// `success` or `error`.
-    pub status: String,
+    /// The `request_id` the gateway put in the workload.
+    #[oai(validator(max_length = 128, pattern = r"^[A-Za-z0-9_.:-]+$"))]
+    pub request_id: JsonString,
+    /// The execution that reports, as a JSON string or integer.
+    #[oai(nullable)]
+    pub execution_id: Option<WireExecutionId>,
+    #[oai(nullable)]
+    pub step: Option<JsonString>,
+    /// `success` or `error` (also `ok`, `completed`, `failed`, `failure`; any case).
+    #[oai(validator(
+        pattern = r"^\s*([Ss][Uu][Cc][Cc][Ee][Ss][Ss]|[Oo][Kk]|[Cc][Oo][Mm][Pp][Ll][Ee][Tt][Ee][Dd]|[Ee][Rr][Rr][Oo][Rr]|[Ff][Aa][Ii][Ll][Ee][Dd]|[Ff][Aa][Ii][Ll][Uu][Rr][Ee])\s*$"
+    ))]
+    pub status: JsonString,
+    #[oai(nullable)]
     pub data: Option<Value>,
 }
 
 impl AuthCallbackBody {
     fn try_into_domain(self) -> Result<AuthReply, String> {
         let request_id = RequestId::parse(&self.request_id).map_err(|e| e.to_string())?;
-        let execution_id = match self.execution_id {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(
-                serde_json::from_value::<ExecutionId>(v)
-                    .map_err(|e| format!("execution_id: {e}"))?,
-            ),
-        };
+        let execution_id = self.execution_id.map(|w| w.0);
         let success = match self.status.trim().to_ascii_lowercase().as_str() {
             "success" | "ok" | "completed" => true,
             "error" | "failed" | "failure" => false,
@@ -53,7 +57,7 @@ impl AuthCallbackBody {
         Ok(AuthReply {
             request_id,
             execution_id,
-            step: self.step,
+            step: self.step.map(Into::into),
             success,
             data: self.data.unwrap_or(Value::Object(serde_json::Map::new())),
         })

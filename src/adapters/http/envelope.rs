@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use super::error::{ErrorBody, ErrorCode};
 use super::request_id::{CorrelationId, HEADER};
-use super::route_label::{method_label, route_template};
+use super::route_label::{allowed_methods, method_label, route_template};
 use crate::adapters::trace_context;
 use crate::app::metrics::Metrics;
 
@@ -86,11 +86,26 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
                 } else {
                     err.to_string()
                 };
-                error_response(status, &message, &id)
+                // A well-formed body that breaks a rule of its schema (length, pattern,
+                // range) is the caller's input error, as when our own validation refuses it.
+                let code = if status == StatusCode::BAD_REQUEST && breaks_a_schema_rule(&message) {
+                    ErrorCode::BadUserInput
+                } else {
+                    ErrorCode::for_status(status)
+                };
+                coded_error_response(status, code, &message, &id)
             }
         };
         if let Ok(value) = HeaderValue::from_str(id.as_str()) {
             response.headers_mut().insert(HEADER, value);
+        }
+        if response.status() == StatusCode::METHOD_NOT_ALLOWED
+            && !response.headers().contains_key(header::ALLOW)
+            && let Some(allow) = allowed_methods(route)
+        {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         let took = started.elapsed();
         let status = response.status().as_u16();
@@ -105,6 +120,11 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
         );
         Ok(response)
     }
+}
+
+/// poem-openapi's wording for a value that parsed but failed one of its validators.
+fn breaks_a_schema_rule(message: &str) -> bool {
+    message.contains("verification failed")
 }
 
 /// An error status whose body is not already JSON (poem's own plain-text answers).

@@ -174,6 +174,12 @@ pub enum Reply<T: ToJSON + Send + Sync> {
     /// The session may not do this (`FORBIDDEN`).
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
+    /// The body is larger than the configured limit (`PAYLOAD_TOO_LARGE`).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not declared as JSON (`UNSUPPORTED_MEDIA_TYPE`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// NoETL answered with an error (`BACKEND_ERROR`).
     #[oai(status = 502)]
     BadGateway(Json<ErrorBody>),
@@ -192,6 +198,8 @@ impl<T: ToJSON + Send + Sync> From<ApiError> for Reply<T> {
         match err.status.as_u16() {
             401 => Self::Unauthorized(body),
             403 => Self::Forbidden(body),
+            413 => Self::PayloadTooLarge(body),
+            415 => Self::UnsupportedMediaType(body),
             502 => Self::BadGateway(body),
             503 => Self::Unavailable(body, err.retry_after_secs),
             504 => Self::GatewayTimeout(body),

@@ -38,6 +38,25 @@ pub fn route_template(path: &str) -> &'static str {
     }
 }
 
+/// The methods a route template answers, for the `Allow` header of a 405.
+pub fn allowed_methods(route: &str) -> Option<&'static str> {
+    Some(match route {
+        "/health"
+        | "/livez"
+        | "/readyz"
+        | "/metrics"
+        | "/events"
+        | "/openapi.json"
+        | "/api/auth/session"
+        | "/graphql/assets/{name}"
+        | "/docs" => "GET, HEAD",
+        "/graphql" | "/graphql/ws" => "GET, HEAD, POST",
+        "/noetl/{path}" => "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+        "unmatched" => return None,
+        _ => "POST",
+    })
+}
+
 /// The method as a static label; methods outside the standard set count as `OTHER`.
 pub fn method_label(method: &http::Method) -> &'static str {
     const KNOWN: &[&str] = &[
@@ -64,6 +83,9 @@ mod tests {
         );
         assert_eq!(route_template("/docs/index.html"), "/docs");
         assert_eq!(route_template("/wp-admin/x"), "unmatched");
+        assert_eq!(allowed_methods("/api/auth/login"), Some("POST"));
+        assert_eq!(allowed_methods("/health"), Some("GET, HEAD"));
+        assert_eq!(allowed_methods("unmatched"), None);
         assert_eq!(method_label(&http::Method::PATCH), "PATCH");
         let odd = http::Method::from_bytes(b"BREW").unwrap_or(http::Method::GET);
         assert_eq!(method_label(&odd), "OTHER");

@@ -28,7 +28,16 @@ fn public_api() -> OpenApiService<(HealthApi, AuthApi), ()> {
 
 /// The OpenAPI document of the public REST API, as committed in `openapi/openapi.json`.
 pub fn openapi_json() -> String {
-    public_api().spec()
+    plain_media_types(&public_api().spec())
+}
+
+/// The answers carry `application/json; charset=utf-8`; the document names the media type
+/// without its parameter, which is what client generators and validators match on.
+fn plain_media_types(spec: &str) -> String {
+    spec.replace(
+        "\"application/json; charset=utf-8\"",
+        "\"application/json\"",
+    )
 }
 
 fn internal_api() -> OpenApiService<(HealthApi, CallbackApi, AsyncCallbackApi, MetricsApi), ()> {
@@ -44,7 +53,14 @@ fn internal_api() -> OpenApiService<(HealthApi, CallbackApi, AsyncCallbackApi, M
 
 /// The OpenAPI document of the internal listener (worker callbacks).
 pub fn internal_openapi_json() -> String {
-    internal_api().spec()
+    plain_media_types(&internal_api().spec())
+}
+
+#[poem::handler]
+fn openapi_document() -> poem::Response {
+    poem::Response::builder()
+        .content_type("application/json")
+        .body(openapi_json())
 }
 
 /// Browsers on the configured origins may call the public routes with credentials. `*`
@@ -75,7 +91,7 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
     let schema = super::graphql::build(gateway.clone());
     let docs = public_api();
     let api = Route::new()
-        .at("/openapi.json", docs.spec_endpoint())
+        .at("/openapi.json", get(openapi_document))
         .nest("/docs", docs.swagger_ui())
         .at(
             "/graphql",
