@@ -6,6 +6,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -33,14 +34,31 @@ impl Telemetry {
     /// `Exporter` when OTLP is requested but cannot be set up; `AlreadyInstalled` when a
     /// subscriber exists.
     pub fn init(format: LogFormat) -> Result<Self, TelemetryError> {
+        Self::init_with_writer(format, BoxMakeWriter::new(std::io::stdout))
+    }
+
+    /// As [`Telemetry::init`], writing log lines to `writer` instead of stdout. JSON lines
+    /// carry the list of open spans, so a line logged while a request is handled names the
+    /// request's id wherever it was logged from.
+    ///
+    /// # Errors
+    /// As for [`Telemetry::init`].
+    pub fn init_with_writer(
+        format: LogFormat,
+        writer: BoxMakeWriter,
+    ) -> Result<Self, TelemetryError> {
         let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
         let fmt = match format {
-            LogFormat::Text => tracing_subscriber::fmt::layer().with_target(true).boxed(),
+            LogFormat::Text => tracing_subscriber::fmt::layer()
+                .with_target(true)
+                .with_writer(writer)
+                .boxed(),
             LogFormat::Json => tracing_subscriber::fmt::layer()
                 .json()
                 .flatten_event(true)
-                .with_current_span(true)
-                .with_span_list(false)
+                .with_current_span(false)
+                .with_span_list(true)
+                .with_writer(writer)
                 .boxed(),
         };
         let provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {

@@ -42,6 +42,7 @@ pub struct TestGateway {
 
 impl TestGateway {
     pub async fn start(raw: RawConfig) -> Self {
+        super::logs::install_if_asked();
         let config = Config::from_raw(raw).expect("test config is valid");
         let app = Application::build(config)
             .await
@@ -114,6 +115,8 @@ pub struct GatewayProcess {
     pub started: Instant,
     output: Arc<Mutex<String>>,
     readers: Vec<std::thread::JoinHandle<()>>,
+    /// Whether this process logs JSON in a run that collects JSON logs.
+    json_logs: bool,
 }
 
 fn collect(
@@ -145,6 +148,20 @@ impl GatewayProcess {
             .env("GATEWAY_INTERNAL_BIND_HOST", "127.0.0.1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // A run that collects JSON logs (scripts/json-logs.sh) gets them from every
+        // process that does not choose its own format.
+        let collect_json = super::logs::json_log_dir().is_some();
+        let own_format = env
+            .iter()
+            .find(|(k, _)| *k == "LOG_FORMAT")
+            .map(|(_, v)| v.as_str());
+        if collect_json && own_format.is_none() {
+            cmd.env("LOG_FORMAT", "json");
+            if let Ok(filter) = std::env::var("RUST_LOG") {
+                cmd.env("RUST_LOG", filter);
+            }
+        }
+        let json_logs = collect_json && own_format.is_none_or(|f| f == "json");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -165,6 +182,7 @@ impl GatewayProcess {
             started,
             output,
             readers,
+            json_logs,
         }
     }
 
@@ -208,5 +226,9 @@ impl Drop for GatewayProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if self.json_logs {
+            let output = self.output();
+            super::logs::keep_process_output(&output);
+        }
     }
 }

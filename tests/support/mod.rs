@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod gateway;
+pub mod logs;
 pub mod nats;
 pub mod noetl;
 pub mod sse;

@@ -112,8 +112,9 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
         span.record("http.response.status_code", status);
         self.metrics
             .http_request(route, Cow::Borrowed(method), status, took);
+        // Logged inside the span (not only with it as parent) so JSON lines list it.
+        let _inside = span.enter();
         tracing::info!(
-            parent: &span,
             status,
             elapsed_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
             "response"
