@@ -5,12 +5,13 @@
 mod bucket;
 mod connection;
 mod event_log;
+mod follower;
 mod keys;
 mod reply_bus;
 mod request_store;
 mod session_cache;
 
-pub use connection::{NatsConnection, NatsError, redact_url};
+pub use connection::{NatsConnection, NatsError, RECONNECT_GRACE, redact_url};
 pub use event_log::{EventLogSettings, NatsEventLog};
 pub use reply_bus::NatsReplyBus;
 pub use request_store::NatsRequestStore;

@@ -23,7 +23,7 @@ use super::readiness::Readiness;
 use super::watcher::Watcher;
 use super::wiring::{
     BusAdapter, EventLogAdapter, ReplyBusAdapter, RequestStoreAdapter, RunnerAdapter,
-    SessionCacheAdapter,
+    SessionCacheAdapter, open_shared_state,
 };
 use crate::adapters::http::{internal_endpoint, public_endpoint};
 use crate::adapters::memory::{
@@ -140,6 +140,7 @@ impl Application {
                 ReplyBusAdapter::Memory(InMemoryReplyBus::new()),
             ),
         };
+        let shared_cache = cache.clone();
         let auth = AuthService::new(
             runner.clone(),
             cache,
@@ -193,6 +194,8 @@ impl Application {
                 EventLogAdapter::Memory(local_events),
             ),
         };
+        let readiness = Readiness::new(runner.clone(), bus.clone());
+        open_shared_state(&bus, &shared_cache, &requests, &events, &readiness);
         let presence = Presence::default();
         let (drain_tx, draining) = watch::channel(false);
         let callbacks = CallbackService::new(requests.clone(), events.clone(), presence);
@@ -225,7 +228,7 @@ impl Application {
             graphql: config.graphql,
             enforce_playbook_access: config.auth.enforce_playbook_access,
             auth,
-            readiness: Readiness::new(runner, bus),
+            readiness,
             max_body_bytes: config.max_body_bytes,
             internal_url,
             callback_secret: config.callback_secret.clone(),

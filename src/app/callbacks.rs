@@ -151,13 +151,14 @@ impl<Q: RequestStore, L: EventLog> CallbackService<Q, L> {
     }
 
     /// The pending request, waiting briefly for it: a fast worker can call back before the
-    /// replica that started its execution has finished recording the request.
+    /// replica that started its execution has finished recording the request, and the
+    /// shared store may be between leaders. Only the last answer counts.
     async fn pending(
         &self,
         id: &RequestId,
     ) -> Result<crate::domain::PendingRequest, CallbackError> {
         for pause_ms in [25u64, 50, 100, 200, 400, 800] {
-            if let Some(found) = self.requests.get(id).await? {
+            if let Ok(Some(found)) = self.requests.get(id).await {
                 return Ok(found);
             }
             tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;

@@ -36,6 +36,8 @@ pub struct Readiness<R, B> {
     runner: R,
     bus: B,
     draining: Arc<AtomicBool>,
+    /// Whether the shared buckets and stream are open (always true without a shared bus).
+    shared_open: Arc<AtomicBool>,
     last_noetl: Arc<Mutex<Option<(Instant, NoetlState)>>>,
 }
 
@@ -45,8 +47,16 @@ impl<R: PlaybookRunner, B: BusMonitor> Readiness<R, B> {
             runner,
             bus,
             draining: Arc::new(AtomicBool::new(false)),
+            shared_open: Arc::new(AtomicBool::new(true)),
             last_noetl: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// The flag the shared-state opener sets; until it is set a connected bus reads as
+    /// degraded, because operations on it still fall back to this process's memory.
+    pub fn shared_state_flag(&self) -> Arc<AtomicBool> {
+        self.shared_open.store(false, Ordering::SeqCst);
+        self.shared_open.clone()
     }
 
     /// From now on readiness answers `Draining`.
@@ -60,7 +70,10 @@ impl<R: PlaybookRunner, B: BusMonitor> Readiness<R, B> {
 
     /// The shared bus's state now, without asking NoETL.
     pub fn bus_state(&self) -> BusState {
-        self.bus.state()
+        match self.bus.state() {
+            BusState::Connected if !self.shared_open.load(Ordering::SeqCst) => BusState::Degraded,
+            state => state,
+        }
     }
 
     pub async fn check(&self) -> ReadinessReport {
@@ -71,7 +84,7 @@ impl<R: PlaybookRunner, B: BusMonitor> Readiness<R, B> {
                 ReadyState::Ready
             },
             noetl: self.noetl().await,
-            bus: self.bus.state(),
+            bus: self.bus_state(),
         }
     }
 

@@ -8,7 +8,7 @@ use crate::adapters::memory::{
     InMemorySessionCache,
 };
 use crate::adapters::nats::{
-    NatsConnection, NatsEventLog, NatsReplyBus, NatsRequestStore, NatsSessionCache,
+    NatsConnection, NatsEventLog, NatsReplyBus, NatsRequestStore, NatsSessionCache, RECONNECT_GRACE,
 };
 use crate::adapters::noetl::NoetlClient;
 use crate::domain::{
@@ -157,18 +157,60 @@ pub enum RequestStoreAdapter {
     },
 }
 
-/// Tries NATS first; on `Unavailable` uses the local twin.
+/// Tries NATS first. On `Unavailable`: while NATS is connected (or reconnects within the
+/// grace period) the shared store stays the truth, so the operation is tried there once
+/// more and its error stands (the caller answers 503 and the worker retries); only when
+/// NATS is away does this process's memory stand in (degraded, single-replica semantics).
 macro_rules! with_fallback {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
             Self::Memory($s) => $call.await,
             Self::Nats { nats, local } => {
-                let $s = nats;
-                match $call.await {
+                let first = {
+                    let $s = nats;
+                    $call.await
+                };
+                match first {
                     Err(err) if is_unavailable(&err) => {
-                        tracing::debug!(error = %err, "NATS away: using this process's store");
-                        let $s = local;
-                        $call.await
+                        if nats.connection().wait_connected(RECONNECT_GRACE).await {
+                            let $s = nats;
+                            $call.await
+                        } else {
+                            tracing::debug!(error = %err, "NATS away: using this process's store");
+                            let $s = local;
+                            $call.await
+                        }
+                    }
+                    other => other,
+                }
+            }
+        }
+    };
+}
+
+/// As `with_fallback!` for a lookup: when NATS is away, this process's memory answers only
+/// with what it has; "not here" is not "nowhere", so the NATS error stands then.
+macro_rules! lookup_with_fallback {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Self::Memory($s) => $call.await,
+            Self::Nats { nats, local } => {
+                let first = {
+                    let $s = nats;
+                    $call.await
+                };
+                match first {
+                    Err(err) if is_unavailable(&err) => {
+                        if nats.connection().wait_connected(RECONNECT_GRACE).await {
+                            let $s = nats;
+                            $call.await
+                        } else {
+                            let $s = local;
+                            match $call.await {
+                                Ok(None) => Err(err),
+                                found => found,
+                            }
+                        }
                     }
                     other => other,
                 }
@@ -203,7 +245,7 @@ impl RequestStore for RequestStoreAdapter {
     }
 
     async fn get(&self, id: &RequestId) -> Result<Option<PendingRequest>, RequestStoreError> {
-        with_fallback!(self, s => s.get(id))
+        lookup_with_fallback!(self, s => s.get(id))
     }
 
     async fn remove(&self, id: &RequestId) -> Result<(), RequestStoreError> {
@@ -214,7 +256,7 @@ impl RequestStore for RequestStoreAdapter {
         &self,
         id: &ExecutionId,
     ) -> Result<Option<PendingRequest>, RequestStoreError> {
-        with_fallback!(self, s => s.by_execution(id))
+        lookup_with_fallback!(self, s => s.by_execution(id))
     }
 
     async fn pending_for_client(
@@ -283,4 +325,55 @@ impl EventLog for EventLogAdapter {
     ) -> Result<EventStream, EventLogError> {
         with_fallback!(self, s => s.follow(client, after))
     }
+}
+
+/// Opens (creating when absent) every bucket and stream the gateway shares over NATS, once
+/// NATS is reachable, so that no request pays for creating a replicated one; retries every
+/// second until all are open, and until then `readiness` reports the bus as degraded.
+pub fn open_shared_state(
+    bus: &BusAdapter,
+    cache: &SessionCacheAdapter,
+    requests: &RequestStoreAdapter,
+    events: &EventLogAdapter,
+    readiness: &super::readiness::Readiness<RunnerAdapter, BusAdapter>,
+) {
+    let (
+        BusAdapter::Nats(conn),
+        SessionCacheAdapter::Nats(cache),
+        RequestStoreAdapter::Nats { nats: requests, .. },
+        EventLogAdapter::Nats { nats: events, .. },
+    ) = (bus, cache, requests, events)
+    else {
+        return;
+    };
+    let (conn, cache, requests, events) = (
+        conn.clone(),
+        cache.clone(),
+        requests.clone(),
+        events.clone(),
+    );
+    let opened = readiness.shared_state_flag();
+    tokio::spawn(async move {
+        loop {
+            while !conn.is_connected() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let (c, r, e) = tokio::join!(cache.open(), requests.open(), events.open());
+            let failed: Vec<String> = [
+                ("session buckets", c.err().map(|e| e.to_string())),
+                ("request buckets", r.err().map(|e| e.to_string())),
+                ("event stream", e.err().map(|e| e.to_string())),
+            ]
+            .into_iter()
+            .filter_map(|(what, error)| error.map(|e| format!("{what}: {e}")))
+            .collect();
+            if failed.is_empty() {
+                tracing::debug!("shared buckets and event stream open");
+                opened.store(true, std::sync::atomic::Ordering::SeqCst);
+                return;
+            }
+            tracing::warn!(failed = ?failed, "shared state not open yet; retrying");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
 }

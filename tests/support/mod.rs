@@ -3,6 +3,7 @@
 //! real binary. One module, used by every test file.
 #![allow(dead_code)]
 
+pub mod balancer;
 pub mod gateway;
 pub mod logs;
 pub mod nats;
@@ -12,7 +13,7 @@ pub mod sse;
 #[allow(unused_imports)]
 pub use gateway::{TestGateway, base_raw_config, http_client};
 #[allow(unused_imports)]
-pub use nats::NatsServer;
+pub use nats::{NatsCluster, NatsServer};
 #[allow(unused_imports)]
 pub use noetl::NoetlStandIn;
 

@@ -1,5 +1,6 @@
 //! Test harness: a real `nats-server -js` on a free loopback port with its own store
-//! directory, which a test can kill and restart on the same port and store.
+//! directory, which a test can kill and restart on the same port and store; and a cluster
+//! of three such servers routed to each other on loopback.
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -11,6 +12,8 @@ pub struct NatsServer {
     store: tempfile::TempDir,
     child: Option<Child>,
     binary: PathBuf,
+    /// Cluster arguments, for a node of a cluster.
+    cluster_args: Vec<String>,
 }
 
 fn find_binary() -> PathBuf {
@@ -39,14 +42,19 @@ fn find_binary() -> PathBuf {
 impl NatsServer {
     /// Starts a JetStream-enabled server and waits until it accepts connections.
     pub fn start() -> Self {
-        let mut server = Self {
-            port: super::free_port(),
+        let mut server = Self::unstarted(super::free_port(), Vec::new());
+        server.spawn();
+        server
+    }
+
+    fn unstarted(port: u16, cluster_args: Vec<String>) -> Self {
+        Self {
+            port,
             store: tempfile::tempdir().expect("a temporary store dir"),
             child: None,
             binary: find_binary(),
-        };
-        server.spawn();
-        server
+            cluster_args,
+        }
     }
 
     fn spawn(&mut self) {
@@ -60,6 +68,7 @@ impl NatsServer {
                 "-sd",
             ])
             .arg(self.store.path())
+            .args(&self.cluster_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -102,5 +111,76 @@ impl NatsServer {
 impl Drop for NatsServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Three JetStream servers clustered on loopback: each routes to the other two.
+pub struct NatsCluster {
+    pub nodes: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    pub fn start() -> Self {
+        let client_ports: Vec<u16> = (0..3).map(|_| super::free_port()).collect();
+        let route_ports: Vec<u16> = (0..3).map(|_| super::free_port()).collect();
+        let routes = route_ports
+            .iter()
+            .map(|p| format!("nats://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut nodes: Vec<NatsServer> = (0..3)
+            .map(|i| {
+                let args = vec![
+                    "--server_name".to_owned(),
+                    format!("n{i}"),
+                    "--cluster_name".to_owned(),
+                    "gateway-test".to_owned(),
+                    "--cluster".to_owned(),
+                    format!("nats://127.0.0.1:{}", route_ports[i]),
+                    "--routes".to_owned(),
+                    routes.clone(),
+                ];
+                NatsServer::unstarted(client_ports[i], args)
+            })
+            .collect();
+        for node in &mut nodes {
+            node.spawn();
+        }
+        Self { nodes }
+    }
+
+    /// Every node's client URL, comma-separated (the gateway's `NATS_URL` for a cluster).
+    pub fn url(&self) -> String {
+        self.nodes
+            .iter()
+            .map(NatsServer::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Waits until JetStream has a meta leader and accepts a replicated stream.
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(client) = async_nats::connect(self.nodes[0].url()).await {
+                let js = async_nats::jetstream::new(client);
+                let probe = js
+                    .get_or_create_stream(async_nats::jetstream::stream::Config {
+                        name: "cluster-ready-probe".into(),
+                        subjects: vec!["cluster-ready-probe".into()],
+                        num_replicas: 3,
+                        ..Default::default()
+                    })
+                    .await;
+                if probe.is_ok() && js.delete_stream("cluster-ready-probe").await.is_ok() {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the NATS cluster did not form within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }

@@ -22,13 +22,18 @@ pub struct SseClient {
 
 impl SseClient {
     pub async fn connect(request: reqwest::RequestBuilder) -> Self {
-        let resp = request.send().await.expect("the stream opens");
+        Self::try_connect(request).await.expect("the stream opens")
+    }
+
+    /// As `connect`, handing back a failure to connect instead of panicking.
+    pub async fn try_connect(request: reqwest::RequestBuilder) -> reqwest::Result<Self> {
+        let resp = request.send().await?;
         let status = resp.status().as_u16();
-        Self {
+        Ok(Self {
             body: resp.bytes_stream().boxed(),
             buffer: String::new(),
             status,
-        }
+        })
     }
 
     /// The next frame, or `None` when the stream ended or nothing came within `within`.

@@ -13,6 +13,10 @@ use crate::ports::Cause;
 /// Upper bound of one K/V operation; past it the caller treats NATS as away.
 pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Upper bound of finding or creating a bucket or stream: a replicated one needs its raft
+/// group placed and a leader elected, which takes longer than an operation.
+pub(crate) const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Debug)]
 pub(crate) struct LazyBucket {
     conn: NatsConnection,
@@ -42,7 +46,7 @@ impl LazyBucket {
             return Ok(store);
         }
         let js = jetstream::new(self.conn.client().clone());
-        let found = tokio::time::timeout(OP_TIMEOUT, async {
+        let found = tokio::time::timeout(OPEN_TIMEOUT, async {
             let bucket = self.config.bucket.clone();
             if let Ok(store) = js.get_key_value(bucket.clone()).await {
                 return Ok(store);
@@ -96,7 +100,9 @@ fn stream_config(kv: &kv::Config) -> jetstream::stream::Config {
         num_replicas: kv.num_replicas,
         allow_rollup: true,
         deny_delete: true,
-        allow_direct: true,
+        // Reads go to the stream leader: a follower may not have applied a write yet, and a
+        // session stored (or revoked) on one replica must read the same on every other.
+        allow_direct: false,
         discard: jetstream::stream::DiscardPolicy::New,
         duplicate_window,
         ..Default::default()

@@ -1,11 +1,16 @@
 //! Adapters (nats): the one NATS connection of a replica. Connecting never blocks start-up:
 //! the client retries in the background, and until it is connected the gateway is degraded.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_nats::connection::State;
 
 use crate::ports::{BusMonitor, BusState};
+
+/// How long an operation that found NATS away waits for it to come back (a reconnect to
+/// another node of the cluster) before this replica treats NATS as gone.
+pub const RECONNECT_GRACE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum NatsError {
@@ -19,18 +24,29 @@ pub enum NatsError {
 #[derive(Debug, Clone)]
 pub struct NatsConnection {
     client: async_nats::Client,
+    /// When the connection was last lost (or first tried), while it is down.
+    down_since: Arc<Mutex<Option<Instant>>>,
 }
 
 impl NatsConnection {
-    /// Starts connecting to `url` (which may carry `user:pass@`) and returns at once; the
-    /// client keeps retrying until the server appears and reconnects after every loss.
+    /// Starts connecting to `url` (which may carry `user:pass@`; a cluster's servers
+    /// comma-separated) and returns at once; the client keeps retrying until a server
+    /// appears and reconnects, to any server of the cluster, after every loss.
     ///
     /// # Errors
     /// `BadUrl` when the address cannot be parsed; nothing is retried then.
     pub async fn start(url: &str, name: &str) -> Result<Self, NatsError> {
-        let addr: async_nats::ServerAddr = url
-            .parse()
-            .map_err(|_| NatsError::BadUrl(redact_url(url)))?;
+        let addrs = url
+            .split(',')
+            .map(|server| {
+                server
+                    .trim()
+                    .parse::<async_nats::ServerAddr>()
+                    .map_err(|_| NatsError::BadUrl(redact_url(server.trim())))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let down_since = Arc::new(Mutex::new(Some(Instant::now())));
+        let events = down_since.clone();
         let client = async_nats::ConnectOptions::new()
             .name(name)
             .retry_on_initial_connect()
@@ -40,19 +56,26 @@ impl NatsConnection {
                 let millis = 100u64.saturating_mul(1u64 << attempt.min(5));
                 Duration::from_millis(millis.min(2_000))
             })
-            .event_callback(|event| async move {
-                match event {
-                    async_nats::Event::Connected => tracing::info!("NATS connected"),
-                    async_nats::Event::Disconnected => {
-                        tracing::warn!("NATS disconnected: serving degraded until it returns")
+            .event_callback(move |event| {
+                let down_since = events.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            *crate::sync::lock(&down_since) = None;
+                            tracing::info!("NATS connected");
+                        }
+                        async_nats::Event::Disconnected => {
+                            crate::sync::lock(&down_since).get_or_insert_with(Instant::now);
+                            tracing::warn!("NATS disconnected: serving degraded until it returns");
+                        }
+                        other => tracing::debug!(event = %other, "NATS event"),
                     }
-                    other => tracing::debug!(event = %other, "NATS event"),
                 }
             })
-            .connect(addr)
+            .connect(addrs)
             .await
             .map_err(NatsError::Connect)?;
-        Ok(Self { client })
+        Ok(Self { client, down_since })
     }
 
     pub fn client(&self) -> &async_nats::Client {
@@ -61,6 +84,21 @@ impl NatsConnection {
 
     pub fn is_connected(&self) -> bool {
         self.client.connection_state() == State::Connected
+    }
+
+    /// Whether the connection is up, or comes back within `within` of being lost (a
+    /// reconnect to another node of the cluster takes a moment). Answers at once when it
+    /// has been down for longer.
+    pub async fn wait_connected(&self, within: Duration) -> bool {
+        let lost_at = (*crate::sync::lock(&self.down_since)).unwrap_or_else(Instant::now);
+        let give_up = tokio::time::Instant::from_std(lost_at + within);
+        while !self.is_connected() {
+            if tokio::time::Instant::now() >= give_up {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        true
     }
 }
 
@@ -74,8 +112,12 @@ impl BusMonitor for NatsConnection {
     }
 }
 
-/// The URL with any password replaced, for messages.
+/// The URL (or comma-separated URLs) with any password replaced, for messages.
 pub fn redact_url(url: &str) -> String {
+    url.split(',').map(redact_one).collect::<Vec<_>>().join(",")
+}
+
+fn redact_one(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
@@ -97,5 +139,9 @@ mod tests {
             "nats://bob:<redacted>@10.0.0.1:4222"
         );
         assert_eq!(redact_url("nats://h:4222"), "nats://h:4222");
+        assert_eq!(
+            redact_url("nats://a:x@n0:4222,nats://n1:4222,nats://b:y@n2:4222"),
+            "nats://a:<redacted>@n0:4222,nats://n1:4222,nats://b:<redacted>@n2:4222"
+        );
     }
 }

@@ -1,20 +1,19 @@
 //! Adapters (nats): the per-client event log on one JetStream stream. Each client's events
 //! go to `<NATS_UPDATES_SUBJECT_PREFIX>client.<client>`; a cursor is the stream sequence,
 //! so any replica can resume any client from any cursor. Retention is bounded by age and
-//! size. Followers are ordered consumers filtered to one client.
+//! size. Followers are pull consumers filtered to one client that heal themselves (`follower`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer, stream};
+use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use tokio::sync::RwLock;
 
 use super::NatsConnection;
-use super::bucket::OP_TIMEOUT;
+use super::bucket::{OP_TIMEOUT, OPEN_TIMEOUT};
 use super::keys::token;
-use crate::domain::{ClientEvent, ClientId, EventCursor, LoggedEvent};
+use crate::domain::{ClientEvent, ClientId, EventCursor};
 use crate::ports::{Cause, EventLog, EventLogError, EventStream};
 
 /// Retention and placement of the event stream.
@@ -76,12 +75,25 @@ impl NatsEventLog {
             storage: stream::StorageType::File,
             ..Default::default()
         };
-        let found = tokio::time::timeout(OP_TIMEOUT, js.get_or_create_stream(config))
+        let found = tokio::time::timeout(OPEN_TIMEOUT, js.get_or_create_stream(config))
             .await
             .map_err(|_| unavailable("timed out opening the event stream"))?
             .map_err(unavailable)?;
         *slot = Some(found.clone());
         Ok(found)
+    }
+
+    /// The connection the log lives on.
+    pub fn connection(&self) -> &NatsConnection {
+        &self.conn
+    }
+
+    /// Finds or creates the stream now, so the first callback does not wait for it.
+    ///
+    /// # Errors
+    /// `Unavailable` when NATS is away or the stream cannot be opened.
+    pub async fn open(&self) -> Result<(), EventLogError> {
+        self.stream().await.map(|_| ())
     }
 
     async fn forget_stream(&self) {
@@ -126,30 +138,7 @@ impl EventLog for NatsEventLog {
         after: Option<EventCursor>,
     ) -> Result<EventStream, EventLogError> {
         let stream = self.stream().await?;
-        let deliver_policy = match after {
-            Some(cursor) => consumer::DeliverPolicy::ByStartSequence {
-                start_sequence: cursor.get() + 1,
-            },
-            None => consumer::DeliverPolicy::All,
-        };
-        let config = consumer::pull::OrderedConfig {
-            filter_subject: self.subject(client),
-            deliver_policy,
-            ..Default::default()
-        };
-        let consumer = tokio::time::timeout(OP_TIMEOUT, stream.create_consumer(config))
-            .await
-            .map_err(|_| unavailable("timed out creating the follower"))?
-            .map_err(unavailable)?;
-        let messages = consumer.messages().await.map_err(unavailable)?;
-        let events = messages.map(|item| {
-            let message = item.map_err(unavailable)?;
-            let info = message.info().map_err(|e| unavailable(e.to_string()))?;
-            let cursor = EventCursor::new(info.stream_sequence);
-            let event: ClientEvent = serde_json::from_slice(&message.payload)
-                .map_err(|e| EventLogError::Corrupt(Box::new(e)))?;
-            Ok(LoggedEvent { cursor, event })
-        });
-        Ok(events.boxed())
+        let after = after.map_or(0, EventCursor::get);
+        super::follower::follow(self.conn.clone(), stream, self.subject(client), after).await
     }
 }

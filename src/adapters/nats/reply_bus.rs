@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::task::JoinHandle;
 
-use super::NatsConnection;
+use super::{NatsConnection, RECONNECT_GRACE};
 use crate::adapters::memory::InMemoryReplyBus;
 use crate::domain::{AuthReply, RequestId};
 use crate::ports::{ReplyBus, ReplyBusError, ReplyOutcome, ReplyStream};
@@ -107,16 +107,27 @@ impl ReplyBus for NatsReplyBus {
     }
 
     async fn deliver(&self, reply: AuthReply) -> Result<ReplyOutcome, ReplyBusError> {
-        if self.local.has_waiter(&reply.request_id) || !self.conn.is_connected() {
+        if self.local.has_waiter(&reply.request_id) {
             return self.local.deliver(reply).await;
+        }
+        // The waiter may be on another replica: a moment without NATS (a reconnect to
+        // another node) must not turn into "no waiter", which a worker would not retry.
+        if !self.conn.wait_connected(RECONNECT_GRACE).await {
+            return match self.local.deliver(reply).await? {
+                ReplyOutcome::NoWaiter => Err(ReplyBusError::Unavailable(
+                    "NATS is away: the waiting replica cannot be reached".into(),
+                )),
+                outcome => Ok(outcome),
+            };
         }
         let payload = Bytes::from(
             serde_json::to_vec(&reply).map_err(|e| ReplyBusError::Unavailable(Box::new(e)))?,
         );
         let subject = self.subject(&reply.request_id);
-        // Interest may still be propagating through a cluster: "no responders" is retried
-        // briefly before it counts as no waiter.
-        for pause_ms in [20u64, 60, 150, 300] {
+        // Interest may still be propagating through a cluster, or the waiting replica may be
+        // reconnecting to another node after losing its own: "no responders" is retried for
+        // about three seconds before it counts as no waiter.
+        for pause_ms in [20u64, 60, 150, 300, 500, 800, 1200] {
             let request = self.conn.client().request(subject.clone(), payload.clone());
             match tokio::time::timeout(REMOTE_VERDICT_TIMEOUT, request).await {
                 Ok(Ok(answer)) => {

@@ -21,6 +21,7 @@ const LEASE_TTL: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct NatsRequestStore {
+    conn: NatsConnection,
     bucket: Arc<LazyBucket>,
     leases: Arc<LazyBucket>,
 }
@@ -48,6 +49,7 @@ fn corrupt(err: serde_json::Error) -> RequestStoreError {
 impl NatsRequestStore {
     pub fn new(conn: NatsConnection, bucket: &str, ttl: Duration, replicas: usize) -> Self {
         Self {
+            conn: conn.clone(),
             bucket: Arc::new(LazyBucket::new(
                 conn.clone(),
                 kv_config(bucket, ttl, replicas),
@@ -57,6 +59,21 @@ impl NatsRequestStore {
                 kv_config(&format!("{bucket}-leases"), LEASE_TTL, replicas),
             )),
         }
+    }
+
+    /// The connection the store lives on.
+    pub fn connection(&self) -> &NatsConnection {
+        &self.conn
+    }
+
+    /// Finds or creates both buckets now, so the first request does not wait for them.
+    ///
+    /// # Errors
+    /// `Unavailable` when NATS is away or a bucket cannot be opened.
+    pub async fn open(&self) -> Result<(), RequestStoreError> {
+        self.bucket.store().await.map_err(unavailable)?;
+        self.leases.store().await.map_err(unavailable)?;
+        Ok(())
     }
 
     async fn read<T: serde::de::DeserializeOwned>(

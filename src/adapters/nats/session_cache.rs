@@ -85,6 +85,18 @@ impl NatsSessionCache {
     }
 }
 
+impl NatsSessionCache {
+    /// Finds or creates both buckets now, so the first lookup does not wait for them.
+    ///
+    /// # Errors
+    /// `Unavailable` when NATS is away or a bucket cannot be opened.
+    pub async fn open(&self) -> Result<(), SessionCacheError> {
+        self.sessions.store().await.map_err(unavailable)?;
+        self.revoked.store().await.map_err(unavailable)?;
+        Ok(())
+    }
+}
+
 fn unavailable(cause: crate::ports::Cause) -> SessionCacheError {
     SessionCacheError::Unavailable(cause)
 }

@@ -303,16 +303,20 @@ fn nats_url(text: &Text) -> Result<Option<String>, ConfigError> {
     if url.is_empty() || url.eq_ignore_ascii_case("memory") {
         return Ok(None);
     }
-    async_nats::ServerAddr::from_str(url).map_err(|_| {
-        ConfigError::new(
-            "NATS_URL",
-            format!(
-                "{:?} is not a NATS address",
-                crate::adapters::nats::redact_url(url)
-            ),
-            "set NATS_URL to nats://[user:pass@]host:4222, or to memory for a single replica",
-        )
-    })?;
+    // A cluster is given as a comma-separated list of its servers.
+    for server in url.split(',').map(str::trim) {
+        async_nats::ServerAddr::from_str(server).map_err(|_| {
+            ConfigError::new(
+                "NATS_URL",
+                format!(
+                    "{:?} is not a NATS address",
+                    crate::adapters::nats::redact_url(server)
+                ),
+                "set NATS_URL to nats://[user:pass@]host:4222 (a cluster: several, comma-separated), \
+                 or to memory for a single replica",
+            )
+        })?;
+    }
     Ok(Some(url.to_owned()))
 }
 

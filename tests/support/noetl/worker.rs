@@ -70,20 +70,30 @@ async fn post(state: &State, payload: &Value, route: &str, body: Value) {
         return;
     };
     let url = format!("{}{route}", base.trim_end_matches('/'));
-    let mut request = state.http.post(&url).json(&body);
-    if let Some(secret) = lock(&state.callback_secret).clone() {
-        request = request.bearer_auth(secret);
-    }
-    // A worker continues the trace its execution was started in.
-    if let Some(parent) = payload.get("traceparent").and_then(Value::as_str) {
-        request = request.header("traceparent", parent);
-    }
-    let (status, answer) = match request.send().await {
-        Ok(r) => {
-            let status = r.status().as_u16();
-            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    // Like a real worker, retry a callback that did not reach a gateway or found it
+    // unavailable (a replica going away); six tries over about three seconds.
+    let mut attempt = 0;
+    let (status, answer) = loop {
+        let mut request = state.http.post(&url).json(&body);
+        if let Some(secret) = lock(&state.callback_secret).clone() {
+            request = request.bearer_auth(secret);
         }
-        Err(e) => (0, json!({"transport_error": e.to_string()})),
+        // A worker continues the trace its execution was started in.
+        if let Some(parent) = payload.get("traceparent").and_then(Value::as_str) {
+            request = request.header("traceparent", parent);
+        }
+        let outcome = match request.send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+            Err(e) => (0, json!({"transport_error": e.to_string()})),
+        };
+        attempt += 1;
+        if !matches!(outcome.0, 0 | 502 | 503) || attempt == 6 {
+            break outcome;
+        }
+        tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
     };
     lock(&state.callbacks).push(CallbackSent {
         url,

@@ -1,0 +1,261 @@
+//! Multi-replica and fault tests on one machine: three gateway processes, a three-node NATS
+//! cluster (replicated K/V buckets and event stream), the NoETL stand-in, and a balancer in
+//! front of the internal listeners. Sessions, logins and results cross replicas; killing a
+//! NATS node and a gateway under load loses no result and refuses no valid session; a
+//! rolling restart under load fails no request that reached a gateway.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
+
+mod support;
+
+#[path = "cluster/fleet.rs"]
+mod fleet;
+#[path = "cluster/load.rs"]
+mod load;
+
+use std::time::{Duration, Instant};
+
+use fleet::{Fleet, fresh_client};
+use load::{Load, Record};
+use serde_json::{Value, json};
+use support::noetl::SLOW;
+use support::sse::SseClient;
+
+/// The scenarios each run a whole cluster: one at a time on a two-core machine.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn login_on(fleet: &Fleet, replica: usize, idp: &str) -> String {
+    let answer: Value = fresh_client()
+        .post(format!("{}/api/auth/login", fleet.public(replica)))
+        .json(&json!({"auth0_token": idp}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["status"], "authenticated",
+        "login on replica {replica}: {answer}"
+    );
+    answer["session_token"].as_str().unwrap().to_owned()
+}
+
+fn report(record: &Record) -> String {
+    format!(
+        "validations {}, logins {}, executions {:?}, reconnects {}, failures {:#?}, missing {:?}, duplicates {:?}",
+        record.validations,
+        record.logins,
+        record
+            .expected
+            .iter()
+            .map(|(c, ids)| (c.clone(), ids.len()))
+            .collect::<Vec<_>>(),
+        record.reconnects,
+        record
+            .failures
+            .iter()
+            .map(|f| format!("replica {}: {}", f.replica, f.what))
+            .collect::<Vec<_>>(),
+        record.missing(),
+        record.duplicates()
+    )
+}
+
+/// How the workers' callbacks were answered, by route and status.
+fn callback_answers(fleet: &Fleet) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for sent in fleet.standin.callbacks() {
+        let route = sent
+            .url
+            .rsplit("/api/internal")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        *counts
+            .entry(format!("{route} {}", sent.status))
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
+fn assert_steady(record: &Record, fleet: &mut Fleet) {
+    assert!(record.validations >= 50, "{}", report(record));
+    assert!(record.logins >= 5, "{}", report(record));
+    assert!(
+        record.expected.values().all(|ids| ids.len() >= 5),
+        "{}",
+        report(record)
+    );
+    assert!(
+        record.missing().is_empty(),
+        "results lost: {}\ncallbacks: {:?}\n{}",
+        report(record),
+        callback_answers(fleet),
+        fleet.tails()
+    );
+    assert!(
+        record.duplicates().is_empty(),
+        "results twice: {}",
+        report(record)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_validate_stream_and_callback_each_on_a_different_replica() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let mut fleet = Fleet::start().await;
+    let http = fresh_client();
+
+    let token = login_on(&fleet, 0, "good:501:cross@example.com").await;
+    let asked_noetl = fleet.standin.calls_to("/api/auth/session/validate").len();
+    let valid: Value = http
+        .post(format!("{}/api/auth/validate", fleet.public(1)))
+        .json(&json!({"session_token": token}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(valid["valid"], true, "{valid}");
+    assert_eq!(valid["user"]["email"], "cross@example.com");
+    assert_eq!(
+        fleet.standin.calls_to("/api/auth/session/validate").len(),
+        asked_noetl,
+        "replica 2 knew the session from the replicated bucket\n{}",
+        fleet.tails()
+    );
+
+    let sse_http = reqwest::Client::new();
+    let mut sse = SseClient::connect(sse_http.get(format!(
+        "{}/events?session_token={token}&client_id=cross-tab",
+        fleet.public(2)
+    )))
+    .await;
+    assert_eq!(sse.next().await.data["result"]["clientId"], "cross-tab");
+
+    // A playbook that will not call back for a minute: the callback below is the result.
+    let query = "mutation Run($name: String!, $vars: JSON, $clientId: String) { executePlaybook(name: $name, variables: $vars, clientId: $clientId) { executionId requestId } }";
+    let started: Value = http
+        .post(format!("{}/graphql", fleet.public(1)))
+        .bearer_auth(&token)
+        .json(&json!({"query": query, "variables": {"name": SLOW, "vars": {"delay_ms": 60000}, "clientId": "cross-tab"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = &started["data"]["executePlaybook"];
+    let request_id = run["requestId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"));
+    let callback = http
+        .post(format!("{}/api/internal/callback/async", fleet.internal(0)))
+        .json(&json!({"request_id": request_id, "execution_id": run["executionId"], "status": "COMPLETED", "data": {"answer": 7}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        callback.status(),
+        202,
+        "queued: the client streams from another replica"
+    );
+
+    let state = sse.next_event().await;
+    assert_eq!(state.event, "playbook/state");
+    let result = sse.next_event().await;
+    assert_eq!(result.event, "playbook/result", "{}", fleet.tails());
+    assert_eq!(result.data["params"]["requestId"], request_id);
+    assert_eq!(result.data["params"]["data"]["answer"], 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_nats_node_and_a_gateway_under_load_loses_nothing() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let mut fleet = Fleet::start().await;
+    let tokens = [
+        login_on(&fleet, 0, "good:601:a@example.com").await,
+        login_on(&fleet, 1, "good:602:b@example.com").await,
+        login_on(&fleet, 2, "good:603:c@example.com").await,
+    ];
+    let clients = ["fault-a", "fault-b", "fault-c"]
+        .iter()
+        .zip(&tokens)
+        .map(|(c, t)| ((*c).to_owned(), t.clone()))
+        .collect();
+    let load = Load::start(fleet.live.clone(), tokens.to_vec(), clients);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    fleet.nats.nodes[0].kill();
+    if let Some(gw) = fleet.gateways[2].as_mut() {
+        let _ = gw.child.kill();
+        let _ = gw.child.wait();
+    }
+    let killed = Instant::now();
+    fleet.withdraw(2);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let record = load.finish(Duration::from_secs(30)).await;
+    let unexplained: Vec<_> = record
+        .failures
+        .iter()
+        .filter(|f| !(f.replica == 2 && f.started <= killed))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "errors other than requests in flight on the killed gateway: {unexplained:#?}\n{}\n{}",
+        report(&record),
+        fleet.tails()
+    );
+    assert_steady(&record, &mut fleet);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_under_load_fails_no_request_and_loses_no_result() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let mut fleet = Fleet::start().await;
+    let tokens = [
+        login_on(&fleet, 0, "good:701:a@example.com").await,
+        login_on(&fleet, 1, "good:702:b@example.com").await,
+        login_on(&fleet, 2, "good:703:c@example.com").await,
+    ];
+    let clients = ["roll-a", "roll-b", "roll-c"]
+        .iter()
+        .zip(&tokens)
+        .map(|(c, t)| ((*c).to_owned(), t.clone()))
+        .collect();
+    let load = Load::start(fleet.live.clone(), tokens.to_vec(), clients);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    for i in 0..3 {
+        // SIGTERM while clients still send to it: what reaches it must be answered.
+        let gw = fleet.gateways[i].as_mut().expect("running");
+        gw.terminate();
+        let exit = gw.wait_exit(Duration::from_secs(15));
+        assert_eq!(
+            exit.and_then(|s| s.code()),
+            Some(0),
+            "replica {i} drained and exited 0"
+        );
+        fleet.withdraw(i);
+        fleet.gateways[i] = Some(fleet.spawn());
+        fleet.wait_ready(i).await;
+        fleet.publish();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
+    let record = load.finish(Duration::from_secs(30)).await;
+    assert!(
+        record.failures.is_empty(),
+        "requests that reached a gateway failed: {}\n{}",
+        report(&record),
+        fleet.tails()
+    );
+    assert!(
+        record.reconnects >= 1,
+        "streams moved between replicas: {}",
+        report(&record)
+    );
+    assert_steady(&record, &mut fleet);
+}
