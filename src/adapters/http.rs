@@ -9,6 +9,7 @@ mod auth_api;
 mod auth_dto;
 mod body_limit;
 mod callback_api;
+mod checked;
 mod envelope;
 mod error;
 mod events;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::checked::{Checked, RequestIdRule, ResultStatusRule};
 use super::json_string::JsonString;
 use super::wire_execution_id::WireExecutionId;
 use poem::Request;
@@ -16,6 +17,7 @@ use tracing::Instrument;
 use super::callback_api::{InternalTag, check_secret};
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::request_id::CorrelationId;
+use crate::adapters::trace_context::current_traceparent;
 use crate::app::Gateway;
 use crate::app::callbacks::{CallbackError, Delivery, ProgressReport, ResultReport};
 use crate::domain::{EventError, ExecutionId, ExecutionState, RequestId};
@@ -35,16 +37,12 @@ pub struct CallbackErrorBody {
 #[derive(Debug, Object)]
 pub struct AsyncResultBody {
     /// The `request_id` the gateway put in the workload.
-    #[oai(validator(max_length = 128, pattern = r"^[A-Za-z0-9_.:-]+$"))]
-    pub request_id: JsonString,
+    pub request_id: Checked<RequestIdRule>,
     /// The execution that reports, as a JSON string or integer.
     #[oai(nullable)]
     pub execution_id: Option<WireExecutionId>,
     /// `COMPLETED` or `FAILED` (also `SUCCESS`, `ERROR`; any case).
-    #[oai(validator(
-        pattern = r"^\s*([Cc][Oo][Mm][Pp][Ll][Ee][Tt][Ee][Dd]|[Ss][Uu][Cc][Cc][Ee][Ss][Ss]|[Ff][Aa][Ii][Ll][Ee][Dd]|[Ee][Rr][Rr][Oo][Rr])\s*$"
-    ))]
-    pub status: JsonString,
+    pub status: Checked<ResultStatusRule>,
     #[oai(nullable)]
     pub data: Option<Value>,
     #[oai(nullable)]
@@ -55,8 +53,7 @@ pub struct AsyncResultBody {
 #[derive(Debug, Object)]
 pub struct ProgressBody {
     /// The `request_id` the gateway put in the workload.
-    #[oai(validator(max_length = 128, pattern = r"^[A-Za-z0-9_.:-]+$"))]
-    pub request_id: JsonString,
+    pub request_id: Checked<RequestIdRule>,
     /// The execution that reports, as a JSON string or integer.
     #[oai(nullable)]
     pub execution_id: Option<WireExecutionId>,
@@ -269,6 +266,7 @@ async fn take_result(
         state,
         data: body.data,
         error,
+        trace: current_traceparent(),
     };
     answer(gateway.callbacks.result(report).await, "delivered", id)
 }
@@ -290,6 +288,7 @@ async fn take_progress(
         step: body.step.map(Into::into),
         message: body.message.map(Into::into),
         progress: body.progress,
+        trace: current_traceparent(),
     };
     answer(gateway.callbacks.progress(report).await, "sent", id)
 }

@@ -1,6 +1,7 @@
 //! Adapters (http): the JSON shapes of the auth routes (CONTRACT section 2), and their
 //! conversion to and from the domain.
 
+use super::checked::{Checked, IdpTokenRule, PermissionRule, PlaybookPathRule, TokenRule};
 use super::json_string::JsonString;
 use poem_openapi::Object;
 
@@ -31,8 +32,7 @@ impl From<&User> for UserBody {
 #[derive(Debug, Object)]
 pub struct LoginBody {
     /// The identity provider's ID token.
-    #[oai(validator(max_length = 16384, pattern = r"\S"))]
-    pub auth0_token: JsonString,
+    pub auth0_token: Checked<IdpTokenRule>,
     #[oai(nullable)]
     pub auth0_refresh_token: Option<JsonString>,
     #[oai(nullable)]
@@ -79,8 +79,7 @@ pub struct LoginOk {
 #[derive(Debug, Object)]
 pub struct ValidateBody {
     /// Visible ASCII characters; blanks around them are ignored.
-    #[oai(validator(max_length = 4096, pattern = r"^\s*[!-~]+\s*$"))]
-    pub session_token: JsonString,
+    pub session_token: Checked<TokenRule>,
 }
 
 /// Whether a session is valid; `user` and `expires_at` are null when it is not.
@@ -98,22 +97,12 @@ pub struct ValidateOk {
 #[derive(Debug, Object)]
 pub struct CheckAccessBody {
     /// Visible ASCII characters; blanks around them are ignored.
-    #[oai(validator(max_length = 4096, pattern = r"^\s*[!-~]+\s*$"))]
-    pub session_token: JsonString,
+    pub session_token: Checked<TokenRule>,
     /// Segments of ASCII letters, digits, `-`, `_` and `.` joined by `/`; no `.` or `..`.
-    #[oai(validator(
-        max_length = 256,
-        pattern = r"^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+))*$"
-    ))]
-    pub playbook_path: JsonString,
+    pub playbook_path: Checked<PlaybookPathRule>,
     /// `execute` (default), `view` or `modify`, in any case.
-    #[oai(
-        nullable,
-        validator(
-            pattern = r"^\s*(?:[Ee][Xx][Ee][Cc][Uu][Tt][Ee]|[Vv][Ii][Ee][Ww]|[Mm][Oo][Dd][Ii][Ff][Yy])\s*$"
-        )
-    )]
-    pub permission_type: Option<JsonString>,
+    #[oai(nullable)]
+    pub permission_type: Option<Checked<PermissionRule>>,
 }
 
 /// The access decision.

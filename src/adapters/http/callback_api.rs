@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::checked::{AuthStatusRule, Checked, RequestIdRule};
 use super::json_string::JsonString;
 use super::wire_execution_id::WireExecutionId;
 use poem::Request;
@@ -29,18 +30,14 @@ pub(super) enum InternalTag {
 #[derive(Debug, Object)]
 pub struct AuthCallbackBody {
     /// The `request_id` the gateway put in the workload.
-    #[oai(validator(max_length = 128, pattern = r"^[A-Za-z0-9_.:-]+$"))]
-    pub request_id: JsonString,
+    pub request_id: Checked<RequestIdRule>,
     /// The execution that reports, as a JSON string or integer.
     #[oai(nullable)]
     pub execution_id: Option<WireExecutionId>,
     #[oai(nullable)]
     pub step: Option<JsonString>,
     /// `success` or `error` (also `ok`, `completed`, `failed`, `failure`; any case).
-    #[oai(validator(
-        pattern = r"^\s*([Ss][Uu][Cc][Cc][Ee][Ss][Ss]|[Oo][Kk]|[Cc][Oo][Mm][Pp][Ll][Ee][Tt][Ee][Dd]|[Ee][Rr][Rr][Oo][Rr]|[Ff][Aa][Ii][Ll][Ee][Dd]|[Ff][Aa][Ii][Ll][Uu][Rr][Ee])\s*$"
-    ))]
-    pub status: JsonString,
+    pub status: Checked<AuthStatusRule>,
     #[oai(nullable)]
     pub data: Option<Value>,
 }

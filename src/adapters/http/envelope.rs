@@ -123,7 +123,8 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
     }
 }
 
-/// poem-openapi's wording for a value that parsed but failed one of its validators.
+/// The wording of a value that parsed but broke its rule: poem-openapi's validators and
+/// our `Checked` fields say "verification failed".
 fn breaks_a_schema_rule(message: &str) -> bool {
     message.contains("verification failed")
 }
