@@ -19,6 +19,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Value, json};
 use support::gateway::GatewayProcess;
 use support::noetl::ECHO;
+use support::sse::SseClient;
 use support::{NoetlStandIn, http_client};
 
 /// Every span received, with the service name of the resource that sent it.
@@ -185,12 +186,25 @@ async fn one_trace_holds_the_graphql_request_the_noetl_call_and_the_workers_call
         .to_owned();
     assert_eq!(execute[0].body["payload"]["request_id"], request_id);
 
+    // The client comes for its results: their delivery links back to the callbacks.
+    let mut sse = SseClient::connect(http.get(format!(
+        "{base}/events?session_token={token}&client_id=trace-client"
+    )))
+    .await;
+    let _init = sse.next().await;
+    let mut got_result = false;
+    for _ in 0..3 {
+        got_result |= sse.next_event().await.event == "playbook/result";
+    }
+    assert!(got_result, "the queued result was delivered");
+
     let complete = support::eventually(Duration::from_secs(15), || async {
         !collector.named("POST /graphql").is_empty()
             && !collector.named("noetl execute").is_empty()
             && !collector
                 .named("POST /api/internal/callback/async")
                 .is_empty()
+            && collector.named("sse deliver").len() >= 2
     })
     .await;
     gw.terminate();
@@ -259,4 +273,30 @@ async fn one_trace_holds_the_graphql_request_the_noetl_call_and_the_workers_call
         string_attribute(&noetl, "noetl.operation").as_deref(),
         Some("execute")
     );
+
+    // Each delivery is linked to the callback span its event came from, in the same trace.
+    let callback_spans: Vec<Span> = collector
+        .named("callback")
+        .into_iter()
+        .filter(|s| s.trace_id == graphql.trace_id)
+        .collect();
+    assert!(
+        !callback_spans.is_empty(),
+        "the callbacks have their own spans"
+    );
+    let deliveries = collector.named("sse deliver");
+    assert!(deliveries.len() >= 2, "progress and result deliveries");
+    for delivery in &deliveries {
+        assert_eq!(delivery.links.len(), 1, "one link per delivery");
+        let link = &delivery.links[0];
+        assert_eq!(
+            link.trace_id, graphql.trace_id,
+            "linked to the request's trace"
+        );
+        let linked = callback_spans
+            .iter()
+            .find(|s| s.span_id == link.span_id)
+            .expect("the link names a callback span");
+        assert!(collector.descends_from(linked, &graphql));
+    }
 }

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -31,6 +32,19 @@ pub fn continue_from(span: &tracing::Span, headers: &http::HeaderMap) {
         // Without a trace pipeline there is nothing to attach to; that is not an error.
         let _ = span.set_parent(cx);
     }
+}
+
+/// Records the hand-over of one event to its SSE client as a span linked to the trace of
+/// the report the event came from (the worker's callback), when it carries one.
+pub fn record_delivery(traceparent: Option<&str>, cursor: u64) {
+    let Some(traceparent) = traceparent else {
+        return;
+    };
+    let span = tracing::info_span!("sse deliver", otel.kind = "producer", sse.event_id = cursor);
+    let mut carrier = HashMap::new();
+    carrier.insert(TRACEPARENT.to_owned(), traceparent.to_owned());
+    let cx = TraceContextPropagator::new().extract(&carrier);
+    span.add_link(cx.span().span_context().clone());
 }
 
 /// The `traceparent` of the current span, when traces are being recorded.

@@ -42,6 +42,8 @@ pub struct ResultReport {
     pub state: ExecutionState,
     pub data: Option<Value>,
     pub error: Option<EventError>,
+    /// The W3C trace context the report arrived in, if any.
+    pub trace: Option<String>,
 }
 
 /// A playbook's progress report.
@@ -52,6 +54,8 @@ pub struct ProgressReport {
     pub step: Option<String>,
     pub message: Option<String>,
     pub progress: Option<Value>,
+    /// The W3C trace context the report arrived in, if any.
+    pub trace: Option<String>,
 }
 
 /// Whether the client was streaming from this replica when its event was logged.
@@ -115,6 +119,7 @@ impl<Q: RequestStore, L: EventLog> CallbackService<Q, L> {
                 state: report.state,
                 data: report.data,
                 error: report.error,
+                trace: report.trace,
             };
             self.events.append(&pending.client_id, &state).await?;
             self.events.append(&pending.client_id, &result).await?;
@@ -145,6 +150,7 @@ impl<Q: RequestStore, L: EventLog> CallbackService<Q, L> {
             step: report.step,
             message: report.message,
             progress: report.progress,
+            trace: report.trace,
         };
         self.events.append(&pending.client_id, &event).await?;
         Ok(self.delivery(&pending.client_id))

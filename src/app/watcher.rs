@@ -151,5 +151,6 @@ fn report_from(request: &PendingRequest, detail: &ExecutionDetail) -> ResultRepo
         state,
         data: detail.last_output(),
         error,
+        trace: None,
     }
 }

@@ -24,6 +24,10 @@ pub enum ClientEvent {
         state: ExecutionState,
         data: Option<Value>,
         error: Option<EventError>,
+        /// The W3C trace context of the report it came from, so its delivery can be
+        /// linked to that trace. Kept in the log, never sent to the client.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace: Option<String>,
     },
     Progress {
         request_id: RequestId,
@@ -31,6 +35,9 @@ pub enum ClientEvent {
         step: Option<String>,
         message: Option<String>,
         progress: Option<Value>,
+        /// As for `Result`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace: Option<String>,
     },
     State {
         execution_id: ExecutionId,
@@ -39,6 +46,16 @@ pub enum ClientEvent {
         /// RFC 3339.
         at: String,
     },
+}
+
+impl ClientEvent {
+    /// The trace context of the report behind the event, when it has one.
+    pub fn trace(&self) -> Option<&str> {
+        match self {
+            Self::Result { trace, .. } | Self::Progress { trace, .. } => trace.as_deref(),
+            Self::State { .. } => None,
+        }
+    }
 }
 
 /// A position in a client's event log; increases with every append. Sent as the SSE `id:`.

@@ -14,6 +14,7 @@ fn progress(n: u32) -> ClientEvent {
         step: Some("s".into()),
         message: Some(format!("m{n}")),
         progress: Some(serde_json::json!(n)),
+        trace: None,
     }
 }
 

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::envelope::error_response;
 use super::request_id::CorrelationId;
 use super::session_auth::authenticate;
+use crate::adapters::trace_context;
 use crate::app::Gateway;
 use crate::app::executions::ExecutionError;
 use crate::domain::{ClientEvent, ClientId, EventCursor, LoggedEvent, PendingRequest};
@@ -72,6 +73,7 @@ pub(crate) fn event_frame(logged: &LoggedEvent) -> Event {
             state,
             data,
             error,
+            ..
         } => {
             let mut params = json!({"requestId": request_id, "executionId": execution_id, "status": state.as_str()});
             if let Some(data) = data {
@@ -88,6 +90,7 @@ pub(crate) fn event_frame(logged: &LoggedEvent) -> Event {
             step,
             message,
             progress,
+            ..
         } => (
             "playbook/progress",
             json!({"requestId": request_id, "executionId": execution_id, "step": step, "message": message, "progress": progress}),
@@ -215,7 +218,10 @@ fn live(
             _ = presence.0.replaced() => Next::Goodbye,
         };
         let (frames, last, done) = match next {
-            Next::Logged(Ok(event)) => (vec![event_frame(&event)], event.cursor.get(), false),
+            Next::Logged(Ok(event)) => {
+                trace_context::record_delivery(event.event.trace(), event.cursor.get());
+                (vec![event_frame(&event)], event.cursor.get(), false)
+            }
             Next::Logged(Err(err)) => {
                 tracing::warn!(error = %err, "event log read failed; asking the client to resume");
                 (goodbye(last), last, true)

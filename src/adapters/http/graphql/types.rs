@@ -114,6 +114,7 @@ impl From<LoggedEvent> for ExecutionEvent {
                 state,
                 data,
                 error,
+                ..
             } => Self {
                 request_id: Some(request_id.to_string()),
                 execution_id: execution_id.map(|e| e.to_string()),
@@ -128,6 +129,7 @@ impl From<LoggedEvent> for ExecutionEvent {
                 step,
                 message,
                 progress,
+                ..
             } => Self {
                 request_id: Some(request_id.to_string()),
                 execution_id: execution_id.map(|e| e.to_string()),
