@@ -11,3 +11,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 build() { cargo build --release --locked --quiet --bin noetl-gateway --example loadgen; }
 wait_http() { for _ in $(seq 500); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.02; done; echo "no answer from $1" >&2; return 1; }
 json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+# result BENCH METRIC VALUE [TARGET]: one line of the summary table `bench/run.sh` prints,
+# appended to $BENCH_RESULTS when set (a tab-separated file).
+result() {
+  printf '%s: %s = %s%s\n' "$1" "$2" "$3" "${4:+ (target $4)}"
+  if [ -n "${BENCH_RESULTS:-}" ]; then printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$BENCH_RESULTS"; fi
+}

@@ -73,6 +73,12 @@ done
 pd=$(median "${PD[@]}"); pn=$(median "${PN[@]}"); pg=$(median "${PG[@]}")
 echo "p99 at $rate req/s: direct ${PD[*]} -> $pd us; nginx ${PN[*]} -> $pn us; gateway ${PG[*]} -> $pg us"
 echo "p99 added by the gateway: $((pg - pd)) us (target < 1000); by nginx: $((pn - pd)) us"
+result "proxy" "direct rps" "$d"
+result "proxy" "nginx rps" "$n"
+result "proxy" "gateway rps" "$g"
+result "proxy" "gateway / nginx" "$(python3 -c "print(f'{$g/$n:.2f}')")" ">= 1.0"
+result "proxy" "p99 added by the gateway" "$((pg - pd)) us" "< 1000 us"
+result "proxy" "p99 added by nginx" "$((pn - pd)) us"
 
 rss() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 before=$(rss "$gw" VmRSS)
@@ -82,4 +88,5 @@ down_bytes=$(curl -s -H 'authorization: Bearer bench-proxy-session' "http://127.
 peak=$(rss "$gw" VmHWM)
 echo "1 GiB upload: HTTP $up_code; 1 GiB download: $down_bytes bytes"
 python3 -c "print(f'gateway RSS before {$before} KiB, high-water mark after {$peak} KiB: grew {($peak-$before)/1024:.1f} MiB (target < 64)')"
+result "proxy" "RSS growth over 1 GiB up + 1 GiB down" "$(python3 -c "print(f'{($peak-$before)/1024:.1f} MiB')")" "< 64 MiB"
 rm -rf "$work"

@@ -45,6 +45,18 @@ wait $bench1 $bench2 || true
 cat "$out1" "$out2"
 opened=$(cat "$out1" "$out2" | grep '"phase":"open"' | python3 -c 'import json,sys; print(sum(json.loads(l)["clients"] for l in sys.stdin))')
 python3 -c "print(f'RSS before {$base} KiB, holding {$opened} streams {$held} KiB: {($held-$base)/max($opened,1):.1f} KiB per stream (target < 16)')"
+result "sse" "streams held by one gateway" "$opened" "20000"
+result "sse" "RSS per stream" "$(python3 -c "print(f'{($held-$base)/max($opened,1):.1f} KiB')")" "< 16 KiB"
+latency() { # label file
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+for line in open(sys.argv[2]):
+    if '"phase":"latency"' in line:
+        r = json.loads(line)
+        print(f"{r['p50_us']/1000:.2f} / {r['p99_us']/1000:.2f} ms ({r['received']}/{r['callbacks']} received)")
+PY
+}
+result "sse" "p50 / p99, single replica (memory)" "$(latency memory "$out1")"
 kill "$G_PID" 2>/dev/null || true
 
 echo "== latency over NATS JetStream, 100 clients"
@@ -55,6 +67,9 @@ start_gateway A "nats://127.0.0.1:$nport"
 start_gateway B "nats://127.0.0.1:$nport"
 sleep 1
 echo "-- callbacks to the same replica"
-"$SSE_BENCH" --public "$A_PUB" --internal "$A_INT" --clients 100 --measured 100 --rate 1000 --seconds 10 --offset 100000
+same=$(mktemp); other=$(mktemp)
+"$SSE_BENCH" --public "$A_PUB" --internal "$A_INT" --clients 100 --measured 100 --rate 1000 --seconds 10 --offset 100000 | tee "$same"
 echo "-- callbacks to another replica"
-"$SSE_BENCH" --public "$A_PUB" --internal "$B_INT" --clients 100 --measured 100 --rate 1000 --seconds 10 --offset 200000
+"$SSE_BENCH" --public "$A_PUB" --internal "$B_INT" --clients 100 --measured 100 --rate 1000 --seconds 10 --offset 200000 | tee "$other"
+result "sse" "p50 / p99 at 1,000 callbacks/s, same replica (NATS)" "$(latency same "$same")" "p99 < 10 ms"
+result "sse" "p50 / p99 at 1,000 callbacks/s, across replicas (NATS)" "$(latency other "$other")" "p99 < 25 ms"

@@ -20,4 +20,8 @@ for _ in $(seq "$RUNS"); do
   kill -TERM $pid; wait $pid
   times+=($(( (end - start) / 1000 )))
 done
-printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "startup to first /health 200 (us): min %d  median %d  max %d  (n=%d)\n", a[1], a[int((NR+1)/2)], a[NR], NR}'
+summary=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f / %.1f / %.1f ms", a[1]/1000, a[int((NR+1)/2)]/1000, a[NR]/1000}')
+echo "startup to first /health 200, min / median / max over $RUNS runs: $summary"
+if [ -n "${BENCH_RESULTS:-}" ]; then
+  printf '%s\t%s\t%s\t%s\n' "startup" "exec to first /health 200, min / median / max" "$summary" "" >>"$BENCH_RESULTS"
+fi
