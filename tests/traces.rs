@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use support::gateway::GatewayProcess;
 use support::noetl::ECHO;
 use support::sse::SseClient;
-use support::{NoetlStandIn, http_client};
+use support::{NatsServer, NoetlStandIn, http_client};
 
 /// Every span received, with the service name of the resource that sent it.
 #[derive(Clone, Default)]
@@ -134,8 +134,9 @@ async fn one_trace_holds_the_graphql_request_the_noetl_call_and_the_workers_call
     let otlp = collector.clone().start().await;
     let standin = NoetlStandIn::start().await;
     let token = standin.add_session(61, "trace@example.com", json!(["admin"]));
+    let nats = NatsServer::start();
     let mut gw = GatewayProcess::spawn(&[
-        ("NATS_URL", "memory".into()),
+        ("NATS_URL", nats.url()),
         ("NOETL_BASE_URL", standin.base_url()),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{otlp}")),
         ("OTEL_SERVICE_NAME", "gateway-under-test".into()),
@@ -144,11 +145,19 @@ async fn one_trace_holds_the_graphql_request_the_noetl_call_and_the_workers_call
     ]);
     let base = format!("http://{}", gw.public);
     let http = http_client();
+    let shared = support::eventually(Duration::from_secs(15), || async {
+        match http.get(format!("{base}/readyz")).send().await {
+            Ok(r) => r
+                .json::<Value>()
+                .await
+                .is_ok_and(|b| b["nats"] == "connected"),
+            Err(_) => false,
+        }
+    })
+    .await;
     assert!(
-        support::eventually(Duration::from_secs(10), || async {
-            http.get(format!("{base}/health")).send().await.is_ok()
-        })
-        .await
+        shared,
+        "the gateway reached NATS and opened its shared state"
     );
 
     let query = "mutation Run($name: String!, $clientId: String) { executePlaybook(name: $name, clientId: $clientId) { executionId requestId } }";
@@ -273,6 +282,16 @@ async fn one_trace_holds_the_graphql_request_the_noetl_call_and_the_workers_call
         string_attribute(&noetl, "noetl.operation").as_deref(),
         Some("execute")
     );
+
+    // NATS operations are spans of the trace they serve: the request recorded for the
+    // execution, the events the callbacks appended.
+    for name in ["nats requests put", "nats events append"] {
+        let in_trace = collector
+            .named(name)
+            .iter()
+            .any(|s| s.trace_id == graphql.trace_id && collector.descends_from(s, &graphql));
+        assert!(in_trace, "a {name} span in the request's trace");
+    }
 
     // Each delivery is linked to the callback span its event came from, in the same trace.
     let callback_spans: Vec<Span> = collector

@@ -102,6 +102,7 @@ impl NatsEventLog {
 }
 
 impl EventLog for NatsEventLog {
+    #[tracing::instrument(name = "nats events append", skip_all)]
     async fn append(
         &self,
         client: &ClientId,
@@ -132,6 +133,7 @@ impl EventLog for NatsEventLog {
         }
     }
 
+    #[tracing::instrument(name = "nats events follow", skip_all)]
     async fn follow(
         &self,
         client: &ClientId,

@@ -52,6 +52,7 @@ impl Drop for AbortOnDrop {
 }
 
 impl ReplyBus for NatsReplyBus {
+    #[tracing::instrument(name = "nats replies subscribe", skip_all)]
     async fn subscribe(&self, request: &RequestId) -> Result<ReplyStream, ReplyBusError> {
         let local = self.local.subscribe(request).await?;
         if !self.conn.is_connected() {
@@ -106,6 +107,7 @@ impl ReplyBus for NatsReplyBus {
             .boxed())
     }
 
+    #[tracing::instrument(name = "nats replies deliver", skip_all)]
     async fn deliver(&self, reply: AuthReply) -> Result<ReplyOutcome, ReplyBusError> {
         if self.local.has_waiter(&reply.request_id) {
             return self.local.deliver(reply).await;

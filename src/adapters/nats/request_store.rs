@@ -128,6 +128,7 @@ impl NatsRequestStore {
 }
 
 impl RequestStore for NatsRequestStore {
+    #[tracing::instrument(name = "nats requests put", skip_all)]
     async fn put(&self, request: &PendingRequest) -> Result<(), RequestStoreError> {
         let value = serde_json::to_vec(request).map_err(corrupt)?;
         let by_client = format!(
@@ -141,10 +142,12 @@ impl RequestStore for NatsRequestStore {
         self.write(request_key(&request.request_id), value).await
     }
 
+    #[tracing::instrument(name = "nats requests get", skip_all)]
     async fn get(&self, id: &RequestId) -> Result<Option<PendingRequest>, RequestStoreError> {
         self.read(request_key(id)).await
     }
 
+    #[tracing::instrument(name = "nats requests remove", skip_all)]
     async fn remove(&self, id: &RequestId) -> Result<(), RequestStoreError> {
         if let Some(found) = self.get(id).await? {
             let by_client = format!("{}{}", client_prefix(&found.client_id), token(id.as_str()));
@@ -154,6 +157,7 @@ impl RequestStore for NatsRequestStore {
         self.delete(request_key(id)).await
     }
 
+    #[tracing::instrument(name = "nats requests by_execution", skip_all)]
     async fn by_execution(
         &self,
         id: &ExecutionId,
@@ -161,6 +165,7 @@ impl RequestStore for NatsRequestStore {
         self.read(execution_key(id)).await
     }
 
+    #[tracing::instrument(name = "nats requests pending_for_client", skip_all)]
     async fn pending_for_client(
         &self,
         client: &ClientId,
@@ -168,6 +173,7 @@ impl RequestStore for NatsRequestStore {
         self.scan(&client_prefix(client)).await
     }
 
+    #[tracing::instrument(name = "nats requests unfinished", skip_all)]
     async fn unfinished(&self) -> Result<Vec<PendingRequest>, RequestStoreError> {
         Ok(self
             .scan("req.")
@@ -177,6 +183,7 @@ impl RequestStore for NatsRequestStore {
             .collect())
     }
 
+    #[tracing::instrument(name = "nats requests lease", skip_all)]
     async fn lease(&self, name: &str, holder: &str) -> Result<bool, RequestStoreError> {
         let key = format!("lease.{}", token(name));
         let value = Bytes::from(holder.to_owned());
@@ -206,6 +213,7 @@ impl RequestStore for NatsRequestStore {
         Ok(true)
     }
 
+    #[tracing::instrument(name = "nats requests claim_client", skip_all)]
     async fn claim_client(
         &self,
         client: &ClientId,
@@ -230,6 +238,7 @@ impl RequestStore for NatsRequestStore {
         Ok(raw.is_some_and(|holder| holder.as_ref() == owner.as_str().as_bytes()))
     }
 
+    #[tracing::instrument(name = "nats requests idempotent_get", skip_all)]
     async fn idempotent_get(
         &self,
         key: &IdempotencyKey,
@@ -237,6 +246,7 @@ impl RequestStore for NatsRequestStore {
         self.read(format!("idem.{}", token(key.as_str()))).await
     }
 
+    #[tracing::instrument(name = "nats requests idempotent_put", skip_all)]
     async fn idempotent_put(
         &self,
         key: &IdempotencyKey,

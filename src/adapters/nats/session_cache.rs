@@ -102,6 +102,7 @@ fn unavailable(cause: crate::ports::Cause) -> SessionCacheError {
 }
 
 impl SessionCache for NatsSessionCache {
+    #[tracing::instrument(name = "nats sessions get", skip_all)]
     async fn get(&self, key: &SessionKey) -> Result<CacheLookup, SessionCacheError> {
         let k = key.as_str().to_owned();
         let (revoked, entry) = tokio::join!(
@@ -125,6 +126,7 @@ impl SessionCache for NatsSessionCache {
         }
     }
 
+    #[tracing::instrument(name = "nats sessions put", skip_all)]
     async fn put(&self, key: &SessionKey, session: &Session) -> Result<(), SessionCacheError> {
         let value = serde_json::to_vec(&SessionRecord::from(session))
             .map_err(|e| SessionCacheError::Corrupt(Box::new(e)))?;
@@ -136,6 +138,7 @@ impl SessionCache for NatsSessionCache {
             .map_err(unavailable)
     }
 
+    #[tracing::instrument(name = "nats sessions remove", skip_all)]
     async fn remove(&self, key: &SessionKey) -> Result<(), SessionCacheError> {
         let k = key.as_str().to_owned();
         self.sessions
@@ -144,6 +147,7 @@ impl SessionCache for NatsSessionCache {
             .map_err(unavailable)
     }
 
+    #[tracing::instrument(name = "nats sessions revoke", skip_all)]
     async fn revoke(&self, key: &SessionKey) -> Result<(), SessionCacheError> {
         let k = key.as_str().to_owned();
         let mark = k.clone();
@@ -158,6 +162,7 @@ impl SessionCache for NatsSessionCache {
         Ok(())
     }
 
+    #[tracing::instrument(name = "nats sessions invalidations", skip_all)]
     async fn invalidations(&self) -> Result<InvalidationStream, SessionCacheError> {
         let (tx, rx) = mpsc::channel(1024);
         for bucket in [self.sessions.clone(), self.revoked.clone()] {
