@@ -71,8 +71,12 @@ fn callback_answers(fleet: &Fleet) -> std::collections::BTreeMap<String, usize> 
             .next()
             .unwrap_or_default()
             .to_owned();
+        let delivered = match sent.answer.get("delivered") {
+            Some(d) => format!(" delivered={d}"),
+            None => String::new(),
+        };
         *counts
-            .entry(format!("{route} {}", sent.status))
+            .entry(format!("{route} {}{delivered}", sent.status))
             .or_insert(0) += 1;
     }
     counts
@@ -204,8 +208,9 @@ async fn killing_a_nats_node_and_a_gateway_under_load_loses_nothing() {
         .collect();
     assert!(
         unexplained.is_empty(),
-        "errors other than requests in flight on the killed gateway: {unexplained:#?}\n{}\n{}",
+        "errors other than requests in flight on the killed gateway: {unexplained:#?}\n{}\ncallbacks: {:?}\n{}",
         report(&record),
+        callback_answers(&fleet),
         fleet.tails()
     );
     assert_steady(&record, &mut fleet);
@@ -229,16 +234,29 @@ async fn a_rolling_restart_under_load_fails_no_request_and_loses_no_result() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     for i in 0..3 {
-        // SIGTERM while clients still send to it: what reaches it must be answered.
+        // SIGTERM while clients still send to it; they stop once its readiness says
+        // draining, as a load balancer would. What reaches it must be answered.
         let gw = fleet.gateways[i].as_mut().expect("running");
         gw.terminate();
+        let readyz = format!("http://{}/readyz", gw.public);
+        let probe = fresh_client();
+        let draining = support::eventually(Duration::from_secs(5), || async {
+            probe
+                .get(&readyz)
+                .send()
+                .await
+                .map_or(true, |r| r.status() == 503)
+        })
+        .await;
+        assert!(draining, "replica {i} reported draining");
+        fleet.withdraw(i);
+        let gw = fleet.gateways[i].as_mut().expect("running");
         let exit = gw.wait_exit(Duration::from_secs(15));
         assert_eq!(
             exit.and_then(|s| s.code()),
             Some(0),
             "replica {i} drained and exited 0"
         );
-        fleet.withdraw(i);
         fleet.gateways[i] = Some(fleet.spawn());
         fleet.wait_ready(i).await;
         fleet.publish();

@@ -267,7 +267,11 @@ impl Application {
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        let drain = Some(self.drain_deadline);
+        // After the signal the replica says "draining" on /readyz and keeps serving for a
+        // fifth of the drain deadline (at most 2 s), so load balancers move traffic away
+        // before the listeners close; in-flight requests then get the rest of the deadline.
+        let linger = (self.drain_deadline / 5).min(Duration::from_secs(2));
+        let drain = Some(self.drain_deadline.saturating_sub(linger));
         let drain_tx = self.drain;
         let public = Server::new_with_acceptor(self.public)
             .name("public")
@@ -289,6 +293,7 @@ impl Application {
             tracing::info!("shutdown requested: draining");
             gateway.readiness.start_draining();
             let _ = drain_tx.send(true);
+            tokio::time::sleep(linger).await;
             let _ = stop_tx.send(true);
         };
         let (_, public, internal) = tokio::join!(trigger, public, internal);

@@ -55,7 +55,9 @@ impl ReplyBus for NatsReplyBus {
     #[tracing::instrument(name = "nats replies subscribe", skip_all)]
     async fn subscribe(&self, request: &RequestId) -> Result<ReplyStream, ReplyBusError> {
         let local = self.local.subscribe(request).await?;
-        if !self.conn.is_connected() {
+        // A moment without NATS (a reconnect to another node) is waited out: the callback
+        // may reach any replica, and only a NATS subscription lets another one hand it over.
+        if !self.conn.wait_connected(RECONNECT_GRACE).await {
             tracing::warn!("NATS is away: this login can only complete on this replica");
             return Ok(local);
         }
