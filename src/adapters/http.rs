@@ -15,7 +15,6 @@ mod error;
 mod events;
 pub mod graphql;
 mod health;
-mod json_string;
 mod metrics_api;
 mod proxy;
 mod request_id;

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use super::checked::{Checked, RequestIdRule, ResultStatusRule};
-use super::json_string::JsonString;
+use super::checked::{Checked, JsonString, RequestIdRule, ResultStatusRule};
 use super::wire_execution_id::WireExecutionId;
 use poem::Request;
 use poem::http::StatusCode;

@@ -1,8 +1,9 @@
 //! Adapters (http): the JSON shapes of the auth routes (CONTRACT section 2), and their
 //! conversion to and from the domain.
 
-use super::checked::{Checked, IdpTokenRule, PermissionRule, PlaybookPathRule, TokenRule};
-use super::json_string::JsonString;
+use super::checked::{
+    Checked, IdpTokenRule, JsonString, PermissionRule, PlaybookPathRule, TokenRule,
+};
 use poem_openapi::Object;
 
 use crate::domain::{IdpToken, LoginRequest, User, ValidationError};

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use super::checked::{AuthStatusRule, Checked, RequestIdRule};
-use super::json_string::JsonString;
+use super::checked::{AuthStatusRule, Checked, JsonString, RequestIdRule};
 use super::wire_execution_id::WireExecutionId;
 use poem::Request;
 use poem::http::StatusCode;

@@ -1,7 +1,8 @@
-//! Adapters (http): `Checked<R>`, a request string field whose rule is published in the
-//! schema (pattern, maximum length) and checked by hand-written code on parse (the domain's
-//! own parser), not by a regular expression compiled per request. It takes a JSON string
-//! and nothing else.
+//! Adapters (http): `Checked<R>`, the string field of a request body. It takes a JSON string
+//! and nothing else (poem-openapi's `String` would also turn `123` or `true` into text). Its
+//! rule, when it has one, is published in the schema (pattern, maximum length) and checked
+//! on parse by hand-written code (the domain's own parser), not by a regular expression
+//! compiled per request. `JsonString` is the field without a rule.
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
@@ -15,11 +16,21 @@ use crate::domain::{IdpToken, Permission, PlaybookPath, RequestId, SessionToken}
 /// A rule for a string field: what the schema says, and the check that matches it.
 pub trait Rule: Send + Sync + 'static {
     /// ECMA-262 pattern for the schema.
-    const PATTERN: &'static str;
-    const MAX_LENGTH: usize;
+    const PATTERN: Option<&'static str> = None;
+    const MAX_LENGTH: Option<usize> = None;
     /// Why `value` breaks the rule, if it does.
-    fn check(value: &str) -> Result<(), String>;
+    fn check(_value: &str) -> Result<(), String> {
+        Ok(())
+    }
 }
+
+/// No rule beyond being a JSON string.
+pub struct AnyText;
+
+impl Rule for AnyText {}
+
+/// A string field without a rule.
+pub type JsonString = Checked<AnyText>;
 
 pub struct Checked<R>(String, PhantomData<R>);
 
@@ -57,8 +68,8 @@ impl<R: Rule> Type for Checked<R> {
 
     fn schema_ref() -> MetaSchemaRef {
         MetaSchemaRef::Inline(Box::new(MetaSchema {
-            pattern: Some(R::PATTERN.to_owned()),
-            max_length: Some(R::MAX_LENGTH),
+            pattern: R::PATTERN.map(str::to_owned),
+            max_length: R::MAX_LENGTH,
             ..MetaSchema::new("string")
         }))
     }
@@ -78,16 +89,16 @@ impl<R: Rule> ParseFromJSON for Checked<R> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value {
             Some(Value::String(s)) => {
-                let fits = s.chars().count() <= R::MAX_LENGTH;
-                match (fits, R::check(&s)) {
-                    (true, Ok(())) => Ok(Self(s, PhantomData)),
-                    (false, _) => Err(ParseError::custom(format!(
-                        "verification failed: at most {} characters",
-                        R::MAX_LENGTH
-                    ))),
-                    (true, Err(why)) => {
-                        Err(ParseError::custom(format!("verification failed: {why}")))
-                    }
+                if let Some(max) = R::MAX_LENGTH
+                    && s.chars().count() > max
+                {
+                    return Err(ParseError::custom(format!(
+                        "verification failed: at most {max} characters"
+                    )));
+                }
+                match R::check(&s) {
+                    Ok(()) => Ok(Self(s, PhantomData)),
+                    Err(why) => Err(ParseError::custom(format!("verification failed: {why}"))),
                 }
             }
             other => Err(ParseError::expected_type(other.unwrap_or_default())),
@@ -109,8 +120,8 @@ fn reason(err: crate::domain::ValidationError) -> String {
 pub struct TokenRule;
 
 impl Rule for TokenRule {
-    const PATTERN: &'static str = r"^\s*[!-~]+\s*$";
-    const MAX_LENGTH: usize = 4096;
+    const PATTERN: Option<&'static str> = Some(r"^\s*[!-~]+\s*$");
+    const MAX_LENGTH: Option<usize> = Some(4096);
     fn check(value: &str) -> Result<(), String> {
         SessionToken::parse(value).map(drop).map_err(reason)
     }
@@ -120,8 +131,8 @@ impl Rule for TokenRule {
 pub struct IdpTokenRule;
 
 impl Rule for IdpTokenRule {
-    const PATTERN: &'static str = r"\S";
-    const MAX_LENGTH: usize = 16384;
+    const PATTERN: Option<&'static str> = Some(r"\S");
+    const MAX_LENGTH: Option<usize> = Some(16384);
     fn check(value: &str) -> Result<(), String> {
         IdpToken::parse(value).map(drop).map_err(reason)
     }
@@ -131,8 +142,10 @@ impl Rule for IdpTokenRule {
 pub struct PlaybookPathRule;
 
 impl Rule for PlaybookPathRule {
-    const PATTERN: &'static str = r"^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+))*$";
-    const MAX_LENGTH: usize = 256;
+    const PATTERN: Option<&'static str> = Some(
+        r"^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+))*$",
+    );
+    const MAX_LENGTH: Option<usize> = Some(256);
     fn check(value: &str) -> Result<(), String> {
         PlaybookPath::parse(value).map(drop).map_err(reason)
     }
@@ -142,9 +155,9 @@ impl Rule for PlaybookPathRule {
 pub struct PermissionRule;
 
 impl Rule for PermissionRule {
-    const PATTERN: &'static str =
-        r"^\s*(?:[Ee][Xx][Ee][Cc][Uu][Tt][Ee]|[Vv][Ii][Ee][Ww]|[Mm][Oo][Dd][Ii][Ff][Yy])\s*$";
-    const MAX_LENGTH: usize = 64;
+    const PATTERN: Option<&'static str> =
+        Some(r"^\s*(?:[Ee][Xx][Ee][Cc][Uu][Tt][Ee]|[Vv][Ii][Ee][Ww]|[Mm][Oo][Dd][Ii][Ff][Yy])\s*$");
+    const MAX_LENGTH: Option<usize> = Some(64);
     fn check(value: &str) -> Result<(), String> {
         Permission::parse(value).map(drop).map_err(reason)
     }
@@ -154,8 +167,8 @@ impl Rule for PermissionRule {
 pub struct RequestIdRule;
 
 impl Rule for RequestIdRule {
-    const PATTERN: &'static str = r"^[A-Za-z0-9_.:-]+$";
-    const MAX_LENGTH: usize = 128;
+    const PATTERN: Option<&'static str> = Some(r"^[A-Za-z0-9_.:-]+$");
+    const MAX_LENGTH: Option<usize> = Some(128);
     fn check(value: &str) -> Result<(), String> {
         RequestId::parse(value).map(drop).map_err(reason)
     }
@@ -174,8 +187,10 @@ fn one_of(value: &str, words: &[&str]) -> Result<(), String> {
 pub struct AuthStatusRule;
 
 impl Rule for AuthStatusRule {
-    const PATTERN: &'static str = r"^\s*([Ss][Uu][Cc][Cc][Ee][Ss][Ss]|[Oo][Kk]|[Cc][Oo][Mm][Pp][Ll][Ee][Tt][Ee][Dd]|[Ee][Rr][Rr][Oo][Rr]|[Ff][Aa][Ii][Ll][Ee][Dd]|[Ff][Aa][Ii][Ll][Uu][Rr][Ee])\s*$";
-    const MAX_LENGTH: usize = 64;
+    const PATTERN: Option<&'static str> = Some(
+        r"^\s*([Ss][Uu][Cc][Cc][Ee][Ss][Ss]|[Oo][Kk]|[Cc][Oo][Mm][Pp][Ll][Ee][Tt][Ee][Dd]|[Ee][Rr][Rr][Oo][Rr]|[Ff][Aa][Ii][Ll][Ee][Dd]|[Ff][Aa][Ii][Ll][Uu][Rr][Ee])\s*$",
+    );
+    const MAX_LENGTH: Option<usize> = Some(64);
     fn check(value: &str) -> Result<(), String> {
         one_of(
             value,
@@ -188,8 +203,10 @@ impl Rule for AuthStatusRule {
 pub struct ResultStatusRule;
 
 impl Rule for ResultStatusRule {
-    const PATTERN: &'static str = r"^\s*([Cc][Oo][Mm][Pp][Ll][Ee][Tt][Ee][Dd]|[Ss][Uu][Cc][Cc][Ee][Ss][Ss]|[Ff][Aa][Ii][Ll][Ee][Dd]|[Ee][Rr][Rr][Oo][Rr])\s*$";
-    const MAX_LENGTH: usize = 64;
+    const PATTERN: Option<&'static str> = Some(
+        r"^\s*([Cc][Oo][Mm][Pp][Ll][Ee][Tt][Ee][Dd]|[Ss][Uu][Cc][Cc][Ee][Ss][Ss]|[Ff][Aa][Ii][Ll][Ee][Dd]|[Ee][Rr][Rr][Oo][Rr])\s*$",
+    );
+    const MAX_LENGTH: Option<usize> = Some(64);
     fn check(value: &str) -> Result<(), String> {
         one_of(value, &["completed", "success", "failed", "error"])
     }
@@ -220,5 +237,22 @@ mod tests {
         assert!(parses::<RequestIdRule>(json!("req-1:a.b_c")));
         assert!(!parses::<RequestIdRule>(json!("has space")));
         assert!(!parses::<IdpTokenRule>(json!("   ")));
+    }
+
+    #[test]
+    fn a_field_without_a_rule_takes_any_json_string_and_only_that() {
+        assert!(parses::<AnyText>(json!("")));
+        assert!(parses::<AnyText>(json!("abc")));
+        for wrong in [
+            json!(123),
+            json!(true),
+            json!(null),
+            json!(["a"]),
+            json!({}),
+        ] {
+            assert!(!parses::<AnyText>(wrong));
+        }
+        assert!(JsonString::parse_from_json(None).is_err());
+        assert!(Option::<JsonString>::parse_from_json(Some(Value::Null)).is_ok());
     }
 }
