@@ -161,8 +161,12 @@ pub enum RequestStoreAdapter {
 /// grace period) the shared store stays the truth, so the operation is tried there once
 /// more and its error stands (the caller answers 503 and the worker retries); only when
 /// NATS is away does this process's memory stand in (degraded, single-replica semantics).
+/// The optional last argument shapes memory's answer from the NATS error and that answer.
 macro_rules! with_fallback {
     ($self:ident, $s:ident => $call:expr) => {
+        with_fallback!($self, $s => $call, |err, found| found)
+    };
+    ($self:ident, $s:ident => $call:expr, |$err:ident, $found:ident| $from_memory:expr) => {
         match $self {
             Self::Memory($s) => $call.await,
             Self::Nats { nats, local } => {
@@ -171,14 +175,15 @@ macro_rules! with_fallback {
                     $call.await
                 };
                 match first {
-                    Err(err) if is_unavailable(&err) => {
+                    Err($err) if is_unavailable(&$err) => {
                         if nats.connection().wait_connected(RECONNECT_GRACE).await {
                             let $s = nats;
                             $call.await
                         } else {
-                            tracing::debug!(error = %err, "NATS away: using this process's store");
+                            tracing::debug!(error = %$err, "NATS away: using this process's store");
                             let $s = local;
-                            $call.await
+                            let $found = $call.await;
+                            $from_memory
                         }
                     }
                     other => other,
@@ -188,34 +193,14 @@ macro_rules! with_fallback {
     };
 }
 
-/// As `with_fallback!` for a lookup: when NATS is away, this process's memory answers only
-/// with what it has; "not here" is not "nowhere", so the NATS error stands then.
+/// A lookup's answer from memory while NATS is away: memory answers only with what it has;
+/// "not here" is not "nowhere", so the NATS error stands then.
 macro_rules! lookup_with_fallback {
     ($self:ident, $s:ident => $call:expr) => {
-        match $self {
-            Self::Memory($s) => $call.await,
-            Self::Nats { nats, local } => {
-                let first = {
-                    let $s = nats;
-                    $call.await
-                };
-                match first {
-                    Err(err) if is_unavailable(&err) => {
-                        if nats.connection().wait_connected(RECONNECT_GRACE).await {
-                            let $s = nats;
-                            $call.await
-                        } else {
-                            let $s = local;
-                            match $call.await {
-                                Ok(None) => Err(err),
-                                found => found,
-                            }
-                        }
-                    }
-                    other => other,
-                }
-            }
-        }
+        with_fallback!($self, $s => $call, |err, found| match found {
+            Ok(None) => Err(err),
+            found => found,
+        })
     };
 }
 
