@@ -61,6 +61,20 @@ fn report(record: &Record) -> String {
     )
 }
 
+/// Logs a user in on each replica and starts the steady load: those sessions validated, and
+/// one real-time client per session, named `{prefix}-a`, `-b`, `-c`.
+async fn start_load(fleet: &Fleet, prefix: &str, first_user: u32) -> Load {
+    let mut tokens = Vec::new();
+    let mut clients = Vec::new();
+    for (replica, name) in ["a", "b", "c"].iter().enumerate() {
+        let user = first_user + 1 + u32::try_from(replica).unwrap();
+        let token = login_on(fleet, replica, &format!("good:{user}:{name}@example.com")).await;
+        clients.push((format!("{prefix}-{name}"), token.clone()));
+        tokens.push(token);
+    }
+    Load::start(fleet.live.clone(), tokens, clients)
+}
+
 /// How the workers' callbacks were answered, by route and status.
 fn callback_answers(fleet: &Fleet) -> std::collections::BTreeMap<String, usize> {
     let mut counts = std::collections::BTreeMap::new();
@@ -178,17 +192,7 @@ async fn login_validate_stream_and_callback_each_on_a_different_replica() {
 async fn killing_a_nats_node_and_a_gateway_under_load_loses_nothing() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let mut fleet = Fleet::start().await;
-    let tokens = [
-        login_on(&fleet, 0, "good:601:a@example.com").await,
-        login_on(&fleet, 1, "good:602:b@example.com").await,
-        login_on(&fleet, 2, "good:603:c@example.com").await,
-    ];
-    let clients = ["fault-a", "fault-b", "fault-c"]
-        .iter()
-        .zip(&tokens)
-        .map(|(c, t)| ((*c).to_owned(), t.clone()))
-        .collect();
-    let load = Load::start(fleet.live.clone(), tokens.to_vec(), clients);
+    let load = start_load(&fleet, "fault", 600).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     fleet.nats.nodes[0].kill();
@@ -220,17 +224,7 @@ async fn killing_a_nats_node_and_a_gateway_under_load_loses_nothing() {
 async fn a_rolling_restart_under_load_fails_no_request_and_loses_no_result() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let mut fleet = Fleet::start().await;
-    let tokens = [
-        login_on(&fleet, 0, "good:701:a@example.com").await,
-        login_on(&fleet, 1, "good:702:b@example.com").await,
-        login_on(&fleet, 2, "good:703:c@example.com").await,
-    ];
-    let clients = ["roll-a", "roll-b", "roll-c"]
-        .iter()
-        .zip(&tokens)
-        .map(|(c, t)| ((*c).to_owned(), t.clone()))
-        .collect();
-    let load = Load::start(fleet.live.clone(), tokens.to_vec(), clients);
+    let load = start_load(&fleet, "roll", 700).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     for i in 0..3 {
