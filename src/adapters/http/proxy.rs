@@ -39,15 +39,23 @@ const IDENTITY: [&str; 3] = [
     "x-noetl-user-roles",
 ];
 
-/// Why a request for the proxy must be refused before routing (which would normalise `..`
-/// away and answer 404), or `None` for every other request.
-pub(crate) fn refuse_before_routing(req: &Request) -> Option<&'static str> {
-    let lower = req.uri().path().to_ascii_lowercase();
-    let for_proxy = lower.starts_with("/noetl/") || lower.starts_with("/noetl%2f");
-    if !for_proxy {
-        return None;
+/// The checked upstream path and query of a request under `/noetl/`, worked out once before
+/// routing and read back by the handler.
+#[derive(Debug, Clone)]
+pub(crate) struct UpstreamTarget(String);
+
+/// Checks a request for the proxy before routing (which would normalise `..` away and answer
+/// 404) and keeps its upstream target; every other request passes untouched.
+pub(crate) fn check_before_routing(req: &mut Request) -> Result<(), &'static str> {
+    let path = req.uri().path().as_bytes();
+    let for_proxy = path.len() >= 7
+        && (path[..7].eq_ignore_ascii_case(b"/noetl/")
+            || path.len() >= 9 && path[..9].eq_ignore_ascii_case(b"/noetl%2f"));
+    if for_proxy {
+        let target = upstream_target(req)?;
+        req.extensions_mut().insert(UpstreamTarget(target));
     }
-    upstream_target(req).err()
+    Ok(())
 }
 
 /// The upstream path and query for a request under `/noetl/`, or why it is refused. Checks
@@ -69,12 +77,15 @@ fn upstream_target(req: &Request) -> Result<String, &'static str> {
     if decoded.split('/').any(|seg| seg == ".." || seg == ".") {
         return Err("'.' and '..' segments are not allowed");
     }
-    let query = req
-        .uri()
-        .query()
-        .map(|q| format!("?{q}"))
-        .unwrap_or_default();
-    Ok(format!("/api/{raw}{query}"))
+    let query = req.uri().query();
+    let mut target = String::with_capacity(6 + raw.len() + query.map_or(0, |q| q.len() + 1));
+    target.push_str("/api/");
+    target.push_str(raw);
+    if let Some(q) = query {
+        target.push('?');
+        target.push_str(q);
+    }
+    Ok(target)
 }
 
 fn percent_decode(raw: &str) -> Option<String> {
@@ -94,55 +105,94 @@ fn percent_decode(raw: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Drops hop-by-hop headers, and any header the `Connection` header names.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<String> = headers
+/// Whether a header is hop-by-hop: one of the fixed set, or named by `Connection`.
+fn is_hop_by_hop(name: &HeaderName, named: &[String]) -> bool {
+    HOP_BY_HOP.contains(&name.as_str()) || named.iter().any(|n| n == name.as_str())
+}
+
+/// The header names a `Connection` header lists (usually none).
+fn connection_named(headers: &HeaderMap) -> Vec<String> {
+    headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|n| n.trim().to_ascii_lowercase())
-        .collect();
-    for name in HOP_BY_HOP.iter().map(|n| (*n).to_owned()).chain(named) {
-        headers.remove(name.as_str());
-    }
+        .collect()
 }
 
-/// The request headers NoETL gets.
-fn upstream_headers(req: &Request, session: &Session, id: &CorrelationId) -> HeaderMap {
-    let mut headers = req.headers().clone();
-    strip_hop_by_hop(&mut headers);
-    headers.remove(header::AUTHORIZATION);
-    headers.remove("x-session-token");
-    headers.remove(header::HOST);
-    let spoofable: Vec<HeaderName> = headers
-        .keys()
-        .filter(|k| k.as_str().starts_with("x-noetl-user-") || k.as_str().starts_with("x-user-"))
-        .cloned()
-        .collect();
-    for name in spoofable {
-        headers.remove(name);
+/// The headers without hop-by-hop ones; the map is moved as it is when it has none.
+fn without_hop_by_hop(headers: HeaderMap) -> HeaderMap {
+    let named = connection_named(&headers);
+    if !headers.keys().any(|k| is_hop_by_hop(k, &named)) {
+        return headers;
     }
-    let cookies: Vec<String> = headers
+    let mut kept = HeaderMap::with_capacity(headers.len());
+    for (name, value) in &headers {
+        if !is_hop_by_hop(name, &named) {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    kept
+}
+
+/// Client headers that never reach NoETL as sent: hop-by-hop ones, credentials, `Host`,
+/// identity claims, and the ones the gateway sets itself.
+fn withheld_from_upstream(name: &HeaderName, named: &[String]) -> bool {
+    let n = name.as_str();
+    is_hop_by_hop(name, named)
+        || matches!(
+            n,
+            "authorization"
+                | "x-session-token"
+                | "host"
+                | "cookie"
+                | "x-forwarded-for"
+                | "x-forwarded-proto"
+                | "x-forwarded-host"
+                | "x-request-id"
+        )
+        || n.starts_with("x-noetl-user-")
+        || n.starts_with("x-user-")
+}
+
+/// The client's cookies minus the session cookie, as one `Cookie` header value.
+fn cookies_for_upstream(headers: &HeaderMap) -> Option<HeaderValue> {
+    let mut kept = String::new();
+    let pairs = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .map(str::trim)
-        .filter(|pair| !pair.is_empty() && !pair.starts_with("session_token="))
-        .map(str::to_owned)
-        .collect();
-    headers.remove(header::COOKIE);
-    if let Ok(v) = HeaderValue::from_str(&cookies.join("; "))
-        && !cookies.is_empty()
-    {
-        headers.insert(header::COOKIE, v);
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("session_token="));
+    for pair in pairs {
+        if !kept.is_empty() {
+            kept.push_str("; ");
+        }
+        kept.push_str(pair);
+    }
+    (!kept.is_empty())
+        .then(|| HeaderValue::from_str(&kept).ok())
+        .flatten()
+}
+
+/// The request headers NoETL gets.
+fn upstream_headers(req: &Request, session: &Session, id: &CorrelationId) -> HeaderMap {
+    let source = req.headers();
+    let named = connection_named(source);
+    let mut headers = HeaderMap::with_capacity(source.len() + 8);
+    for (name, value) in source {
+        if !withheld_from_upstream(name, &named) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    if let Some(cookies) = cookies_for_upstream(source) {
+        headers.insert(header::COOKIE, cookies);
     }
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
     let forwarded_for = match (
-        req.headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok()),
+        source.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
         peer,
     ) {
         (Some(prior), Some(ip)) => format!("{prior}, {ip}"),
@@ -150,25 +200,25 @@ fn upstream_headers(req: &Request, session: &Session, id: &CorrelationId) -> Hea
         (Some(prior), None) => prior.to_owned(),
         (None, None) => String::new(),
     };
-    let host = req.headers().get(header::HOST).cloned();
     let roles = session.user.roles.as_slice().join(",");
+    let user_id = session.user.user_id.get().to_string();
     let set = [
-        ("x-forwarded-for", forwarded_for),
-        ("x-forwarded-proto", "http".to_owned()),
-        ("x-request-id", id.as_str().to_owned()),
-        (IDENTITY[0], session.user.user_id.get().to_string()),
-        (IDENTITY[1], session.user.email.clone()),
-        (IDENTITY[2], roles),
+        ("x-forwarded-for", forwarded_for.as_str()),
+        ("x-request-id", id.as_str()),
+        (IDENTITY[0], user_id.as_str()),
+        (IDENTITY[1], session.user.email.as_str()),
+        (IDENTITY[2], roles.as_str()),
     ];
     for (name, value) in set {
-        if let Ok(v) = HeaderValue::from_str(&value)
+        if let Ok(v) = HeaderValue::from_str(value)
             && !value.is_empty()
         {
             headers.insert(name, v);
         }
     }
-    if let Some(h) = host {
-        headers.insert("x-forwarded-host", h);
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if let Some(h) = source.get(header::HOST) {
+        headers.insert("x-forwarded-host", h.clone());
     }
     // This request's span when traces are recorded (a child of the client's context), else
     // the client's own context, else a fresh one so NoETL's logs can still be correlated.
@@ -194,9 +244,12 @@ pub async fn proxy(req: &Request, body: Body, gateway: Data<&Arc<Gateway>>) -> R
         .get::<CorrelationId>()
         .cloned()
         .unwrap_or_else(|| CorrelationId::from_header(None));
-    let target = match upstream_target(req) {
-        Ok(t) => t,
-        Err(why) => return error_response(StatusCode::BAD_REQUEST, why, &id),
+    let target = match req.extensions().get::<UpstreamTarget>() {
+        Some(UpstreamTarget(t)) => t.clone(),
+        None => match upstream_target(req) {
+            Ok(t) => t,
+            Err(why) => return error_response(StatusCode::BAD_REQUEST, why, &id),
+        },
     };
     let (_, session) = match authenticate(&gateway, req, false).await {
         Ok(found) => found,
@@ -254,14 +307,10 @@ pub async fn proxy(req: &Request, body: Body, gateway: Data<&Arc<Gateway>>) -> R
     };
     match gateway.forwarder.forward(forward).await {
         Ok(upstream) => {
-            let mut headers = upstream.headers;
-            strip_hop_by_hop(&mut headers);
             let mut response = Response::builder()
                 .status(upstream.status)
                 .body(Body::from_bytes_stream(upstream.body));
-            for (name, value) in &headers {
-                response.headers_mut().append(name, value.clone());
-            }
+            *response.headers_mut() = without_hop_by_hop(upstream.headers);
             response
         }
         Err(_) if over_limit.load(Ordering::Relaxed) => error_response(
@@ -314,5 +363,24 @@ mod tests {
         ] {
             assert!(target(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_the_ones_connection_names_are_dropped() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("text/plain"));
+        headers.insert("connection", HeaderValue::from_static("close, X-Private"));
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        headers.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        headers.append("set-cookie", HeaderValue::from_static("a=1"));
+        headers.append("set-cookie", HeaderValue::from_static("b=2"));
+        let kept = without_hop_by_hop(headers);
+        let names: Vec<&str> = kept.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["content-type", "set-cookie"]);
+        assert_eq!(kept.get_all("set-cookie").iter().count(), 2);
+
+        let mut clean = HeaderMap::new();
+        clean.insert("content-type", HeaderValue::from_static("text/plain"));
+        assert_eq!(without_hop_by_hop(clean.clone()), clean);
     }
 }

@@ -15,7 +15,7 @@ use super::events::events;
 use super::graphql::{GraphqlPost, GraphqlWs, graphiql, graphiql_asset};
 use super::health::HealthApi;
 use super::metrics_api::MetricsApi;
-use super::proxy::{proxy, refuse_before_routing};
+use super::proxy::{check_before_routing, proxy};
 use crate::app::Gateway;
 
 const TITLE: &str = "noetl-gateway";
@@ -115,13 +115,13 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
     Route::new()
         .at("/noetl/*path", proxy)
         .nest("/", api)
-        .around(|ep, req| async move {
-            match refuse_before_routing(&req) {
-                Some(why) => Err(poem::Error::from_string(
+        .around(|ep, mut req| async move {
+            match check_before_routing(&mut req) {
+                Err(why) => Err(poem::Error::from_string(
                     why,
                     poem::http::StatusCode::BAD_REQUEST,
                 )),
-                None => ep.call(req).await.map(IntoResponse::into_response),
+                Ok(()) => ep.call(req).await.map(IntoResponse::into_response),
             }
         })
         .with(CatchPanic::new())
