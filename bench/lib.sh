@@ -2,7 +2,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TARGET=${CARGO_TARGET_DIR:-target}
-GATEWAY=$TARGET/release/noetl-gateway
+# GATEWAY_BIN: measure another build of the gateway (say, one with a different allocator).
+GATEWAY=${GATEWAY_BIN:-$TARGET/release/noetl-gateway}
 LOADGEN=$TARGET/release/examples/loadgen
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
