@@ -1,7 +1,11 @@
 //! A small HTTP load generator for `bench/`: N keep-alive HTTP/1.1 connections, either closed
 //! loop (tokio, as fast as answers come) or open loop at a fixed total rate (OS threads,
-//! precise pacing, no coordinated omission). Prints one JSON line.
+//! precise pacing, no coordinated omission; or `--spin`: one busy-polling thread). Prints one
+//! JSON line.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a bench tool, not the service
+
+mod raw;
+mod spin;
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +21,7 @@ struct Args {
     connections: usize,
     duration: Duration,
     rate: f64,
+    spin: bool,
 }
 
 fn parse_args() -> Args {
@@ -27,9 +32,14 @@ fn parse_args() -> Args {
         connections: 32,
         duration: Duration::from_secs(10),
         rate: 0.0,
+        spin: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--spin" {
+            args.spin = true;
+            continue;
+        }
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--url" => args.url = value.parse().expect("a URL"),
@@ -128,26 +138,8 @@ async fn worker(args: std::sync::Arc<Args>, index: usize, start: Instant) -> (Ve
 /// microseconds, where a tokio timer rounds up to the next millisecond and sends in bursts.
 fn paced(args: std::sync::Arc<Args>) {
     use std::io::{Read, Write};
-    let authority = args.url.authority().expect("host:port").as_str().to_owned();
-    let path = args
-        .url
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/")
-        .to_owned();
-    let mut head = format!(
-        "{} {path} HTTP/1.1\r\nHost: {authority}\r\n",
-        if args.body.is_some() { "POST" } else { "GET" }
-    );
-    for (k, v) in &args.headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    let body = args.body.clone().unwrap_or_default();
-    if args.body.is_some() {
-        head.push_str("Content-Type: application/json\r\n");
-    }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    let request = std::sync::Arc::new(head.into_bytes());
+    let authority = raw::authority(&args);
+    let request = std::sync::Arc::new(raw::request(&args));
     let start = Instant::now() + Duration::from_millis(50);
     let interval = Duration::from_secs_f64(args.connections as f64 / args.rate);
     let threads: Vec<_> = (0..args.connections)
@@ -176,25 +168,14 @@ fn paced(args: std::sync::Arc<Args>) {
                         errors += 1;
                         break;
                     }
-                    // Read one response: headers, then Content-Length bytes of body.
                     let mut got = 0;
                     let complete = loop {
                         match stream.read(&mut buf[got..]) {
                             Ok(0) | Err(_) => break None,
                             Ok(k) => got += k,
                         }
-                        let text = &buf[..got];
-                        if let Some(end) = text.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let headers =
-                                String::from_utf8_lossy(&text[..end]).to_ascii_lowercase();
-                            let len: usize = headers
-                                .lines()
-                                .find_map(|l| l.strip_prefix("content-length:"))
-                                .and_then(|v| v.trim().parse().ok())
-                                .unwrap_or(0);
-                            if got >= end + 4 + len {
-                                break Some(headers.starts_with("http/1.1 2"));
-                            }
+                        if let Some(ok) = raw::response_complete(&buf[..got]) {
+                            break Some(ok);
                         }
                     };
                     previous_done = Instant::now();
@@ -244,6 +225,11 @@ fn report(mut all: Vec<u32>, errors: u64, elapsed: f64) {
 
 fn main() {
     let args = std::sync::Arc::new(parse_args());
+    if args.rate > 0.0 && args.spin {
+        let (latencies, errors) = spin::run(&args);
+        report(latencies, errors, args.duration.as_secs_f64());
+        return;
+    }
     if args.rate > 0.0 {
         paced(args);
         return;
