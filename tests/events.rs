@@ -436,3 +436,49 @@ async fn on_shutdown_open_streams_are_told_to_reconnect_with_their_cursor() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_entry_the_gateway_cannot_read_is_skipped_not_a_dead_end() {
+    let nats = NatsServer::start();
+    let standin = NoetlStandIn::start().await;
+    let gw = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
+    let token = standin.add_session(36, "odd@example.com", json!([]));
+    gw.wait_nats_connected().await;
+
+    let mut sse = open(&gw, &token, "tab-odd", None).await;
+    let nats_client = async_nats::connect(nats.url()).await.unwrap();
+    for payload in ["not json", r#"{"kind":"from_a_newer_version","x":1}"#] {
+        nats_client
+            .publish("playbooks.executions.client.tab-odd", payload.into())
+            .await
+            .unwrap();
+    }
+    nats_client.flush().await.unwrap();
+    let started = execute(&gw, &token, ECHO, "tab-odd", json!({"n": 7})).await;
+    let mut seen = Vec::new();
+    while let Some(frame) = sse.next_within(Duration::from_secs(5)).await {
+        if frame.event == "ping" {
+            continue;
+        }
+        let done = frame.event == "playbook/result";
+        seen.push(frame);
+        if done {
+            break;
+        }
+    }
+    let events: Vec<&str> = seen.iter().map(|f| f.event.as_str()).collect();
+    assert_eq!(
+        events,
+        ["playbook/progress", "playbook/state", "playbook/result"],
+        "the live stream goes on past the unreadable entries"
+    );
+    assert_eq!(params(&seen[2])["requestId"], started["requestId"]);
+
+    drop(sse);
+    let mut again = open(&gw, &token, "tab-odd", Some("1")).await;
+    let replayed = again.next_event().await;
+    assert_eq!(
+        replayed.event, "playbook/progress",
+        "a replay from before them skips them too"
+    );
+}

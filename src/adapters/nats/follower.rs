@@ -110,13 +110,18 @@ async fn next(mut st: State) -> Option<(Result<LoggedEvent, EventLogError>, Stat
                     continue;
                 }
                 st.last = sequence;
-                let event = serde_json::from_slice::<ClientEvent>(&message.payload)
-                    .map(|event| LoggedEvent {
-                        cursor: EventCursor::new(sequence),
-                        event,
-                    })
-                    .map_err(|e| EventLogError::Corrupt(Box::new(e)));
-                return Some((event, st));
+                match serde_json::from_slice::<ClientEvent>(&message.payload) {
+                    Ok(event) => {
+                        let cursor = EventCursor::new(sequence);
+                        return Some((Ok(LoggedEvent { cursor, event }), st));
+                    }
+                    // An entry this version cannot read (written by a newer one, or not by a
+                    // gateway at all) can never be delivered; stopping on it would stop the
+                    // client's stream at the same place on every reconnect.
+                    Err(err) => {
+                        tracing::warn!(sequence, error = %err, "skipping an event log entry this gateway cannot read");
+                    }
+                }
             }
             Some(Err(err)) => {
                 tracing::debug!(error = %err, last = st.last, "event follower lost its consumer; recreating it");
