@@ -19,7 +19,7 @@ pub use auth::{
 pub use error::ValidationError;
 pub use event::{AuthReply, ClientEvent, EventCursor, EventError, LoggedEvent};
 pub use execution::{ExecutionDetail, ExecutionState, ExecutionStatus};
-pub use ids::{ClientId, ExecutionId, RequestId};
+pub use ids::{ClientId, ExecutionId, RequestId, StreamId};
 pub use playbook::PlaybookPath;
 pub use policy::PathPolicy;
 pub use request::{IdempotencyKey, IdempotentRecord, PendingRequest};

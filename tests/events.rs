@@ -482,3 +482,44 @@ async fn an_entry_the_gateway_cannot_read_is_skipped_not_a_dead_end() {
         "a replay from before them skips them too"
     );
 }
+
+#[tokio::test]
+async fn a_newer_stream_on_another_replica_replaces_the_older_one() {
+    let nats = NatsServer::start();
+    let standin = NoetlStandIn::start().await;
+    let a = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
+    let b = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
+    let token = standin.add_session(37, "tabs@example.com", json!([]));
+    a.wait_nats_connected().await;
+    b.wait_nats_connected().await;
+
+    let mut older = open(&a, &token, "tab-r", None).await;
+    let mut newer = open(&b, &token, "tab-r", None).await;
+    let mut told = Vec::new();
+    while let Some(frame) = older.next_within(Duration::from_secs(5)).await {
+        told.push(frame);
+    }
+    let last = told
+        .last()
+        .expect("the older stream is told before it ends");
+    assert_eq!(last.event, "reconnect", "{told:?}");
+    assert!(
+        told.iter().any(|f| f.retry.is_some()),
+        "with a retry hint: {told:?}"
+    );
+
+    let started = execute(&b, &token, ECHO, "tab-r", json!({"n": 9})).await;
+    let mut events = Vec::new();
+    while let Some(frame) = newer.next_within(Duration::from_secs(5)).await {
+        events.push(frame.event.clone());
+        if frame.event == "playbook/result" {
+            assert_eq!(params(&frame)["requestId"], started["requestId"]);
+            break;
+        }
+    }
+    assert_eq!(
+        events,
+        ["playbook/progress", "playbook/state", "playbook/result"],
+        "the newer stream stays and gets what follows"
+    );
+}

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::domain::{
     ClientEvent, ClientId, EventCursor, ExecutionId, ExecutionStatus, IdempotencyKey,
-    IdempotentRecord, LoggedEvent, PendingRequest, PlaybookPath, RequestId, SessionKey,
+    IdempotentRecord, LoggedEvent, PendingRequest, PlaybookPath, RequestId, SessionKey, StreamId,
 };
 use crate::ports::{
     EventLog, EventLogError, EventStream, PlaybookRunner, RequestStore, RequestStoreError,
@@ -310,6 +310,23 @@ impl<R: PlaybookRunner, Q: RequestStore, L: EventLog> ExecutionService<R, Q, L> 
         Ok(self.events.follow(client, after).await?)
     }
 
+    /// Marks in the client's log that `stream` opened, so that streams opened before it, on
+    /// any replica, end when they read the mark.
+    ///
+    /// # Errors
+    /// `Events` when the log is away.
+    pub async fn announce_stream(
+        &self,
+        client: &ClientId,
+        stream: &StreamId,
+    ) -> Result<(), ExecutionError> {
+        let opened = ClientEvent::StreamOpened {
+            stream: stream.clone(),
+        };
+        self.events.append(client, &opened).await?;
+        Ok(())
+    }
+
     /// The pending requests of a client (for the stream's first frame).
     ///
     /// # Errors
@@ -356,5 +373,6 @@ fn belongs(event: &ClientEvent, request: &RequestId, execution: &ExecutionId) ->
             request_id == request
         }
         ClientEvent::State { execution_id, .. } => execution_id == execution,
+        ClientEvent::StreamOpened { .. } => false,
     }
 }

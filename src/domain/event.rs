@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ExecutionId, ExecutionState, RequestId};
+use super::{ExecutionId, ExecutionState, RequestId, StreamId};
 
 /// The error a failed playbook reports (JSON-RPC style: code, message, optional data).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +46,10 @@ pub enum ClientEvent {
         /// RFC 3339.
         at: String,
     },
+    /// A new stream for the client opened. The log orders it among the client's events, so
+    /// every stream opened before it, on whichever replica, ends when it reads it. Kept in
+    /// the log, never sent to a client.
+    StreamOpened { stream: StreamId },
 }
 
 impl ClientEvent {
@@ -53,8 +57,13 @@ impl ClientEvent {
     pub fn trace(&self) -> Option<&str> {
         match self {
             Self::Result { trace, .. } | Self::Progress { trace, .. } => trace.as_deref(),
-            Self::State { .. } => None,
+            Self::State { .. } | Self::StreamOpened { .. } => None,
         }
+    }
+
+    /// Whether the event is for the client (a frame), rather than a marker for streams.
+    pub fn is_for_client(&self) -> bool {
+        !matches!(self, Self::StreamOpened { .. })
     }
 }
 

@@ -81,6 +81,13 @@ string_id!(
     "client_id"
 );
 
+string_id!(
+    /// Names one open event stream of a client (an SSE connection), so that a newer stream
+    /// for the same client, on any replica, can tell the older ones to end.
+    StreamId,
+    "stream_id"
+);
+
 impl RequestId {
     /// A fresh random request id (UUID v4).
     pub fn generate() -> Self {
@@ -90,6 +97,13 @@ impl RequestId {
 
 impl ClientId {
     /// A fresh random client id (UUID v4).
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+}
+
+impl StreamId {
+    /// A fresh random stream id (UUID v4).
     pub fn generate() -> Self {
         Self(uuid::Uuid::new_v4().to_string())
     }

@@ -13,6 +13,7 @@ use poem::web::Data;
 use poem::web::sse::{Event, SSE};
 use poem::{IntoResponse, Request, Response, handler};
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 use super::envelope::error_response;
 use super::request_id::CorrelationId;
@@ -20,7 +21,10 @@ use super::session_auth::authenticate;
 use crate::adapters::trace_context;
 use crate::app::Gateway;
 use crate::app::executions::ExecutionError;
-use crate::domain::{ClientEvent, ClientId, EventCursor, LoggedEvent, PendingRequest};
+use crate::app::metrics::SseGuard;
+use crate::app::presence::PresenceGuard;
+use crate::domain::{ClientEvent, ClientId, EventCursor, LoggedEvent, PendingRequest, StreamId};
+use crate::ports::EventStream;
 
 const PROTOCOL_VERSION: &str = "2024-11-05";
 /// How long a client waits before reconnecting after the gateway ends its stream.
@@ -64,8 +68,8 @@ fn init_frame(client: &ClientId, pending: &[PendingRequest], cursor: Option<Even
     frame("message", &data).id(cursor.map_or(0, EventCursor::get).to_string())
 }
 
-/// The SSE event name and JSON-RPC body of a logged event.
-pub(crate) fn event_frame(logged: &LoggedEvent) -> Event {
+/// The SSE frame of a logged event, or `None` for a marker that is not for the client.
+fn event_frame(logged: &LoggedEvent) -> Option<Event> {
     let (method, params) = match &logged.event {
         ClientEvent::Result {
             request_id,
@@ -107,12 +111,10 @@ pub(crate) fn event_frame(logged: &LoggedEvent) -> Event {
                 json!({"execution_id": execution_id, "event_type": format!("playbook.{word}"), "step_name": step_name, "status": word, "at": at}),
             )
         }
+        ClientEvent::StreamOpened { .. } => return None,
     };
-    frame(
-        method,
-        &json!({"jsonrpc": "2.0", "method": method, "params": params}),
-    )
-    .id(logged.cursor.get().to_string())
+    let body = json!({"jsonrpc": "2.0", "method": method, "params": params});
+    Some(frame(method, &body).id(logged.cursor.get().to_string()))
 }
 
 enum Next {
@@ -178,61 +180,102 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
         .into_iter()
         .filter(|p| !p.completed)
         .collect();
+    let stream = StreamId::generate();
+    let own = match gateway.executions.announce_stream(&client, &stream).await {
+        Ok(()) => Some(stream),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not mark the stream's opening; only streams on this replica are replaced");
+            None
+        }
+    };
     let first = init_frame(&client, &pending, after);
-    let body = live(gateway.clone(), client, logged, after);
+    let body = live(gateway.clone(), client, logged, after, own);
     SSE::new(stream::iter([first]).chain(body)).into_response()
 }
 
+/// What one stream carries from frame to frame.
+struct Live {
+    logged: EventStream,
+    presence: PresenceGuard,
+    _open: SseGuard,
+    draining: watch::Receiver<bool>,
+    /// The cursor of the last frame sent (the client's resume point).
+    last: u64,
+    /// This stream's id when its opening is marked in the log.
+    own: Option<StreamId>,
+    /// Whether this stream has read its own mark: a mark after it is a newer stream's.
+    seen_own: bool,
+    done: bool,
+}
+
+impl Live {
+    /// The frames for one log entry; `None` when the entry ends this stream.
+    fn on_logged(&mut self, logged: &LoggedEvent) -> Option<Vec<Event>> {
+        if let ClientEvent::StreamOpened { stream } = &logged.event {
+            if self.own.as_ref() == Some(stream) {
+                self.seen_own = true;
+            } else if self.seen_own {
+                return None;
+            }
+            return Some(Vec::new());
+        }
+        trace_context::record_delivery(logged.event.trace(), logged.cursor.get());
+        self.last = logged.cursor.get();
+        Some(event_frame(logged).into_iter().collect())
+    }
+}
+
 /// Log events as they come, a ping every heartbeat, and a goodbye (with a retry hint) when
-/// the gateway drains or a newer stream for the same client replaces this one.
+/// the gateway drains or a newer stream for the same client replaces this one (on this
+/// replica through presence, on any replica through the stream marks in the log).
 fn live(
     gateway: Arc<Gateway>,
     client: ClientId,
-    logged: crate::ports::EventStream,
+    logged: EventStream,
     after: Option<EventCursor>,
+    own: Option<StreamId>,
 ) -> impl Stream<Item = Event> + Send {
-    let presence = (
-        gateway.callbacks.presence().enter(&client),
-        gateway.metrics.sse_opened(),
-    );
-    let heartbeat = gateway.heartbeat;
-    let draining = gateway.draining.clone();
-    let state = (
+    let state = Live {
         logged,
-        presence,
-        draining,
-        after.map_or(0, EventCursor::get),
-        false,
-    );
-    stream::unfold(state, move |(mut logged, mut presence, mut draining, last, done)| async move {
-        if done {
+        presence: gateway.callbacks.presence().enter(&client),
+        _open: gateway.metrics.sse_opened(),
+        draining: gateway.draining.clone(),
+        last: after.map_or(0, EventCursor::get),
+        own,
+        seen_own: false,
+        done: false,
+    };
+    let heartbeat = gateway.heartbeat;
+    stream::unfold(state, move |mut st| async move {
+        if st.done {
             return None;
         }
         let next = tokio::select! {
-            item = logged.next() => match item {
+            item = st.logged.next() => match item {
                 Some(item) => Next::Logged(item),
                 None => Next::Goodbye,
             },
             _ = tokio::time::sleep(heartbeat) => Next::Ping,
-            _ = draining.wait_for(|d| *d) => Next::Goodbye,
-            _ = presence.0.replaced() => Next::Goodbye,
+            _ = st.draining.wait_for(|d| *d) => Next::Goodbye,
+            _ = st.presence.replaced() => Next::Goodbye,
         };
-        let (frames, last, done) = match next {
-            Next::Logged(Ok(event)) => {
-                trace_context::record_delivery(event.event.trace(), event.cursor.get());
-                (vec![event_frame(&event)], event.cursor.get(), false)
-            }
+        let frames = match next {
+            Next::Logged(Ok(event)) => st.on_logged(&event),
             Next::Logged(Err(err)) => {
                 tracing::warn!(error = %err, "event log read failed; asking the client to resume");
-                (goodbye(last), last, true)
+                None
             }
             Next::Ping => {
                 let ping = json!({"jsonrpc": "2.0", "method": "ping", "params": {}});
-                (vec![frame("ping", &ping).id(last.to_string())], last, false)
+                Some(vec![frame("ping", &ping).id(st.last.to_string())])
             }
-            Next::Goodbye => (goodbye(last), last, true),
+            Next::Goodbye => None,
         };
-        Some((stream::iter(frames), (logged, presence, draining, last, done)))
+        let frames = frames.unwrap_or_else(|| {
+            st.done = true;
+            goodbye(st.last)
+        });
+        Some((stream::iter(frames), st))
     })
     .flatten()
 }

@@ -92,6 +92,12 @@ impl EventLog for InMemoryEventLog {
                 .clients
                 .entry(client.clone())
                 .or_insert_with(ClientLog::new);
+            // Only a client's newest stream mark matters (every older stream ends on it),
+            // so older marks do not take the room of events.
+            if matches!(event, ClientEvent::StreamOpened { .. }) {
+                log.events
+                    .retain(|e| !matches!(e.event, ClientEvent::StreamOpened { .. }));
+            }
             log.events.push_back(LoggedEvent {
                 cursor,
                 event: event.clone(),
@@ -138,5 +144,40 @@ impl EventLog for InMemoryEventLog {
             }
         });
         Ok(events.boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{RequestId, StreamId};
+
+    #[tokio::test]
+    async fn a_newer_stream_mark_takes_the_place_of_older_ones() {
+        let log = InMemoryEventLog::new(10);
+        let client = ClientId::parse("tab").unwrap();
+        let mark = |s: &str| ClientEvent::StreamOpened {
+            stream: StreamId::parse(s).unwrap(),
+        };
+        let progress = ClientEvent::Progress {
+            request_id: RequestId::parse("r1").unwrap(),
+            execution_id: None,
+            step: None,
+            message: None,
+            progress: None,
+            trace: None,
+        };
+        log.append(&client, &mark("one")).await.unwrap();
+        log.append(&client, &progress).await.unwrap();
+        log.append(&client, &mark("two")).await.unwrap();
+        let events: Vec<ClientEvent> = log
+            .follow(&client, None)
+            .await
+            .unwrap()
+            .take(2)
+            .map(|e| e.unwrap().event)
+            .collect()
+            .await;
+        assert_eq!(events, vec![progress, mark("two")]);
     }
 }

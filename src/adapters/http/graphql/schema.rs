@@ -239,11 +239,16 @@ impl SubscriptionRoot {
             }
         };
         let presence = gw.callbacks.presence().enter(&client);
-        Ok(events.map(move |item| {
-            let _present_while_subscribed = &presence;
-            item.map(ExecutionEvent::from)
-                .map_err(|e| from_execution(e.into()))
-        }))
+        Ok(events
+            .filter(|item| {
+                let for_client = item.as_ref().map_or(true, |l| l.event.is_for_client());
+                std::future::ready(for_client)
+            })
+            .map(move |item| {
+                let _present_while_subscribed = &presence;
+                item.map(ExecutionEvent::from)
+                    .map_err(|e| from_execution(e.into()))
+            }))
     }
 }
 

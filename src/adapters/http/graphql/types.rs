@@ -149,6 +149,8 @@ impl From<LoggedEvent> for ExecutionEvent {
                 step: step_name,
                 ..blank("playbook/state")
             },
+            // Subscriptions filter these out before converting; a stray one reads as such.
+            ClientEvent::StreamOpened { .. } => blank("stream/opened"),
         }
     }
 }
