@@ -98,6 +98,11 @@ impl EventLog for InMemoryEventLog {
                 log.events
                     .retain(|e| !matches!(e.event, ClientEvent::StreamOpened { .. }));
             }
+            if log.events.capacity() == 0 {
+                // Most clients hold a handful of events (often just a stream mark): start
+                // at one slot rather than the default four.
+                log.events.reserve_exact(1);
+            }
             log.events.push_back(LoggedEvent {
                 cursor,
                 event: event.clone(),
