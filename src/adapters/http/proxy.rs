@@ -33,10 +33,16 @@ const HOP_BY_HOP: &[&str] = &[
     "proxy-connection",
 ];
 
-const IDENTITY: [&str; 3] = [
-    "x-noetl-user-id",
-    "x-noetl-user-email",
-    "x-noetl-user-roles",
+// Names the gateway sets toward NoETL, built once (`from_static` is const).
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_TRACEPARENT: HeaderName = HeaderName::from_static(TRACEPARENT);
+const IDENTITY: [HeaderName; 3] = [
+    HeaderName::from_static("x-noetl-user-id"),
+    HeaderName::from_static("x-noetl-user-email"),
+    HeaderName::from_static("x-noetl-user-roles"),
 ];
 
 /// The checked upstream path and query of a request under `/noetl/`, worked out once before
@@ -192,7 +198,7 @@ fn upstream_headers(req: &Request, session: &Session, id: &CorrelationId) -> Hea
     }
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
     let forwarded_for = match (
-        source.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+        source.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()),
         peer,
     ) {
         (Some(prior), Some(ip)) => format!("{prior}, {ip}"),
@@ -203,11 +209,11 @@ fn upstream_headers(req: &Request, session: &Session, id: &CorrelationId) -> Hea
     let roles = session.user.roles.as_slice().join(",");
     let user_id = session.user.user_id.get().to_string();
     let set = [
-        ("x-forwarded-for", forwarded_for.as_str()),
-        ("x-request-id", id.as_str()),
-        (IDENTITY[0], user_id.as_str()),
-        (IDENTITY[1], session.user.email.as_str()),
-        (IDENTITY[2], roles.as_str()),
+        (X_FORWARDED_FOR, forwarded_for.as_str()),
+        (X_REQUEST_ID, id.as_str()),
+        (IDENTITY[0].clone(), user_id.as_str()),
+        (IDENTITY[1].clone(), session.user.email.as_str()),
+        (IDENTITY[2].clone(), roles.as_str()),
     ];
     for (name, value) in set {
         if let Ok(v) = HeaderValue::from_str(value)
@@ -216,16 +222,16 @@ fn upstream_headers(req: &Request, session: &Session, id: &CorrelationId) -> Hea
             headers.insert(name, v);
         }
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     if let Some(h) = source.get(header::HOST) {
-        headers.insert("x-forwarded-host", h.clone());
+        headers.insert(X_FORWARDED_HOST, h.clone());
     }
     // This request's span when traces are recorded (a child of the client's context), else
     // the client's own context, else a fresh one so NoETL's logs can still be correlated.
     let traceparent = current_traceparent()
-        .or_else(|| (!headers.contains_key(TRACEPARENT)).then(new_traceparent));
+        .or_else(|| (!headers.contains_key(&X_TRACEPARENT)).then(new_traceparent));
     if let Some(v) = traceparent.and_then(|t| HeaderValue::from_str(&t).ok()) {
-        headers.insert(TRACEPARENT, v);
+        headers.insert(X_TRACEPARENT, v);
     }
     headers
 }
