@@ -523,3 +523,32 @@ async fn a_newer_stream_on_another_replica_replaces_the_older_one() {
         "the newer stream stays and gets what follows"
     );
 }
+
+#[tokio::test]
+async fn a_stream_with_a_generated_client_id_is_replaced_from_another_replica_too() {
+    let nats = NatsServer::start();
+    let standin = NoetlStandIn::start().await;
+    let a = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
+    let b = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
+    let token = standin.add_session(39, "fresh@example.com", json!([]));
+    a.wait_nats_connected().await;
+    b.wait_nats_connected().await;
+
+    let mut first = SseClient::connect(
+        a.http
+            .get(a.public(&format!("/events?session_token={token}"))),
+    )
+    .await;
+    let init = first.next().await;
+    let client = init.data["result"]["clientId"].as_str().unwrap().to_owned();
+    let _again = open(&b, &token, &client, None).await;
+    let mut told = Vec::new();
+    while let Some(frame) = first.next_within(Duration::from_secs(5)).await {
+        told.push(frame.event);
+    }
+    assert_eq!(
+        told.last().map(String::as_str),
+        Some("reconnect"),
+        "{told:?}"
+    );
+}

@@ -137,12 +137,12 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
         }
         Err(unavailable) => return unavailable,
     };
-    let client = match query_param(req, "client_id").filter(|c| !c.is_empty()) {
+    let (client, fresh) = match query_param(req, "client_id").filter(|c| !c.is_empty()) {
         Some(raw) => match ClientId::parse(&raw) {
-            Ok(c) => c,
+            Ok(c) => (c, false),
             Err(e) => return error_response(StatusCode::BAD_REQUEST, &e.to_string(), &id),
         },
-        None => ClientId::generate(),
+        None => (ClientId::generate(), true),
     };
     let after = req
         .headers()
@@ -180,17 +180,33 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
         .into_iter()
         .filter(|p| !p.completed)
         .collect();
-    let stream = StreamId::generate();
-    let own = match gateway.executions.announce_stream(&client, &stream).await {
-        Ok(()) => Some(stream),
-        Err(err) => {
-            tracing::warn!(error = %err, "could not mark the stream's opening; only streams on this replica are replaced");
-            None
+    let mark = if fresh {
+        Mark::FreshClient
+    } else {
+        let stream = StreamId::generate();
+        match gateway.executions.announce_stream(&client, &stream).await {
+            Ok(()) => Mark::Own(stream),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not mark the stream's opening; only streams on this replica are replaced");
+                Mark::Unmarked
+            }
         }
     };
     let first = init_frame(&client, &pending, after);
-    let body = live(gateway.clone(), client, logged, after, own);
+    let body = live(gateway.clone(), client, logged, after, mark);
     SSE::new(stream::iter([first]).chain(body)).into_response()
+}
+
+/// How a stream tells, from the stream marks in its client's log, that a newer stream for
+/// the same client opened (on any replica).
+enum Mark {
+    /// Its own opening is marked: a mark after its own is a newer stream's.
+    Own(StreamId),
+    /// Its client id was just generated, so no stream for it is older: every mark is newer.
+    FreshClient,
+    /// Its opening could not be marked, so marks cannot be ordered against it and are
+    /// ignored (a newer stream on this replica still replaces it through presence).
+    Unmarked,
 }
 
 /// What one stream carries from frame to frame.
@@ -201,9 +217,8 @@ struct Live {
     draining: watch::Receiver<bool>,
     /// The cursor of the last frame sent (the client's resume point).
     last: u64,
-    /// This stream's id when its opening is marked in the log.
-    own: Option<StreamId>,
-    /// Whether this stream has read its own mark: a mark after it is a newer stream's.
+    mark: Mark,
+    /// Whether this stream has read its own mark (with `Mark::Own`).
     seen_own: bool,
     done: bool,
 }
@@ -212,12 +227,16 @@ impl Live {
     /// The frames for one log entry; `None` when the entry ends this stream.
     fn on_logged(&mut self, logged: &LoggedEvent) -> Option<Vec<Event>> {
         if let ClientEvent::StreamOpened { stream } = &logged.event {
-            if self.own.as_ref() == Some(stream) {
-                self.seen_own = true;
-            } else if self.seen_own {
-                return None;
-            }
-            return Some(Vec::new());
+            let newer = match &self.mark {
+                Mark::Own(own) if own == stream => {
+                    self.seen_own = true;
+                    false
+                }
+                Mark::Own(_) => self.seen_own,
+                Mark::FreshClient => true,
+                Mark::Unmarked => false,
+            };
+            return if newer { None } else { Some(Vec::new()) };
         }
         trace_context::record_delivery(logged.event.trace(), logged.cursor.get());
         self.last = logged.cursor.get();
@@ -233,7 +252,7 @@ fn live(
     client: ClientId,
     logged: EventStream,
     after: Option<EventCursor>,
-    own: Option<StreamId>,
+    mark: Mark,
 ) -> impl Stream<Item = Event> + Send {
     let state = Live {
         logged,
@@ -241,7 +260,7 @@ fn live(
         _open: gateway.metrics.sse_opened(),
         draining: gateway.draining.clone(),
         last: after.map_or(0, EventCursor::get),
-        own,
+        mark,
         seen_own: false,
         done: false,
     };
