@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -28,19 +28,6 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS in /proc/<pid>/status")
 }
 
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(r) = http.get(format!("{base}/health")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the gateway did not answer /health within 20 s");
-}
-
 #[tokio::test]
 async fn a_reader_that_stops_reading_does_not_make_the_gateway_hold_its_backlog() {
     let standin = NoetlStandIn::start().await;
@@ -55,7 +42,12 @@ async fn a_reader_that_stops_reading_does_not_make_the_gateway_hold_its_backlog(
         format!("http://{}", gw.internal),
     );
     let http = reqwest::Client::new();
-    wait_healthy(&http, &public).await;
+    let healthy = support::eventually(Duration::from_secs(20), || async {
+        let answer = http.get(format!("{public}/health")).send().await;
+        answer.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    assert!(healthy, "the gateway answers /health");
 
     let started: Value = http
         .post(format!("{public}/graphql"))
