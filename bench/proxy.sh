@@ -2,7 +2,8 @@
 # Proxy throughput and added latency: GET /noetl/health through the gateway (cached session)
 # versus nginx (proxy_pass, keepalive upstream) versus the upstream directly, same load tool,
 # same run. Targets: gateway >= 1.0x nginx; p99 added latency (gateway p99 - direct p99 at
-# the same paced rate) under 1 ms. Then 1 GiB up and 1 GiB down through the gateway while its
+# the same paced rate) under 1 ms; also reported at a light fixed rate (LIGHT_RATE, 5,000/s).
+# Then 1 GiB up and 1 GiB down through the gateway while its
 # RSS high-water mark grows by less than 64 MiB. Needs Debian's nginx.
 source "$(dirname "$0")/lib.sh"
 command -v nginx >/dev/null || { echo "install nginx (apt-get install -y nginx-light)"; exit 1; }
@@ -79,6 +80,19 @@ result "proxy" "gateway rps" "$g"
 result "proxy" "gateway / nginx" "$(python3 -c "print(f'{$g/$n:.2f}')")" ">= 1.0"
 result "proxy" "p99 added by the gateway" "$((pg - pd)) us" "< 1000 us"
 result "proxy" "p99 added by nginx" "$((pn - pd)) us"
+
+# The same at a light, fixed rate (a replica's everyday load rather than half its peak).
+LIGHT=${LIGHT_RATE:-5000}
+LD=(); LG=(); LN=()
+for _ in 1 2 3; do
+  LD+=("$(json_field "$(run "http://127.0.0.1:$up/api/health" --rate "$LIGHT" --connections 8)" p99_us)")
+  LN+=("$(json_field "$(run "http://127.0.0.1:$px/noetl/health" --rate "$LIGHT" --connections 8)" p99_us)")
+  LG+=("$(json_field "$(run "http://127.0.0.1:$pub/noetl/health" "${auth[@]}" --rate "$LIGHT" --connections 8)" p99_us)")
+done
+ld=$(median "${LD[@]}"); ln=$(median "${LN[@]}"); lg=$(median "${LG[@]}")
+echo "p99 at $LIGHT req/s: direct ${LD[*]} -> $ld us; nginx ${LN[*]} -> $ln us; gateway ${LG[*]} -> $lg us"
+result "proxy" "p99 added by the gateway at $LIGHT req/s" "$((lg - ld)) us"
+result "proxy" "p99 added by nginx at $LIGHT req/s" "$((ln - ld)) us"
 
 rss() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 before=$(rss "$gw" VmRSS)
