@@ -17,6 +17,7 @@ pub mod graphql;
 mod health;
 mod metrics_api;
 mod proxy;
+mod proxy_headers;
 mod request_id;
 mod route_label;
 mod routes;
