@@ -153,17 +153,9 @@ async fn login_validate_stream_and_callback_each_on_a_different_replica() {
     assert_eq!(sse.next().await.data["result"]["clientId"], "cross-tab");
 
     // A playbook that will not call back for a minute: the callback below is the result.
-    let query = "mutation Run($name: String!, $vars: JSON, $clientId: String) { executePlaybook(name: $name, variables: $vars, clientId: $clientId) { executionId requestId } }";
-    let started: Value = http
-        .post(format!("{}/graphql", fleet.public(1)))
-        .bearer_auth(&token)
-        .json(&json!({"query": query, "variables": {"name": SLOW, "vars": {"delay_ms": 60000}, "clientId": "cross-tab"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let vars = json!({"delay_ms": 60000});
+    let started =
+        support::execute_playbook(&http, &fleet.public(1), &token, SLOW, "cross-tab", vars).await;
     let run = &started["data"]["executePlaybook"];
     let request_id = run["requestId"]
         .as_str()

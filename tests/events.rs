@@ -11,20 +11,9 @@ use support::noetl::{ECHO, FAILING, SILENT, SILENT_FAILING};
 use support::sse::{Frame, SseClient};
 use support::{NatsServer, NoetlStandIn, TestGateway, base_raw_config};
 
-const EXECUTE: &str = "mutation ExecutePlaybook($name: String!, $vars: JSON, $clientId: String) { executePlaybook(name: $name, variables: $vars, clientId: $clientId) { id executionId requestId name status } }";
-
 async fn execute(gw: &TestGateway, token: &str, name: &str, client: &str, vars: Value) -> Value {
-    let body: Value = gw
-        .http
-        .post(gw.public("/graphql"))
-        .bearer_auth(token)
-        .json(&json!({"query": EXECUTE, "variables": {"name": name, "clientId": client, "vars": vars}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let base = gw.public("");
+    let body = support::execute_playbook(&gw.http, &base, token, name, client, vars).await;
     body["data"]["executePlaybook"].clone()
 }
 

@@ -8,13 +8,12 @@ mod support;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use support::gateway::GatewayProcess;
 use support::noetl::{NoetlStandIn, SILENT};
 use support::sse::SseClient;
 use tokio::io::AsyncWriteExt;
 
-const EXECUTE: &str = "mutation Run($name: String!, $vars: JSON, $clientId: String) { executePlaybook(name: $name, variables: $vars, clientId: $clientId) { requestId } }";
 const CALLBACKS: u64 = 10_000;
 const MESSAGE_BYTES: usize = 4096;
 
@@ -49,16 +48,8 @@ async fn a_reader_that_stops_reading_does_not_make_the_gateway_hold_its_backlog(
     .await;
     assert!(healthy, "the gateway answers /health");
 
-    let started: Value = http
-        .post(format!("{public}/graphql"))
-        .bearer_auth(&token)
-        .json(&json!({"query": EXECUTE, "variables": {"name": SILENT, "clientId": "stuck", "vars": {"delay_ms": 600000}}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let vars = json!({"delay_ms": 600000});
+    let started = support::execute_playbook(&http, &public, &token, SILENT, "stuck", vars).await;
     let request_id = started["data"]["executePlaybook"]["requestId"]
         .as_str()
         .expect("a request id")

@@ -160,17 +160,8 @@ async fn one_trace_holds_the_graphql_request_the_noetl_call_and_the_workers_call
         "the gateway reached NATS and opened its shared state"
     );
 
-    let query = "mutation Run($name: String!, $clientId: String) { executePlaybook(name: $name, clientId: $clientId) { executionId requestId } }";
-    let answer: Value = http
-        .post(format!("{base}/graphql"))
-        .bearer_auth(&token)
-        .json(&json!({"query": query, "variables": {"name": ECHO, "clientId": "trace-client"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer =
+        support::execute_playbook(&http, &base, &token, ECHO, "trace-client", Value::Null).await;
     let request_id = answer["data"]["executePlaybook"]["requestId"]
         .as_str()
         .unwrap_or_else(|| panic!("executePlaybook answered {answer}"))

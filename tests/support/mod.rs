@@ -17,6 +17,30 @@ pub use nats::{NatsCluster, NatsServer};
 #[allow(unused_imports)]
 pub use noetl::NoetlStandIn;
 
+/// Starts playbook `name` for `client` through GraphQL `executePlaybook` on the gateway whose
+/// public URL is `base`; returns the whole GraphQL answer (`data.executePlaybook` holds `id`,
+/// `executionId`, `requestId`, `name` and `status`).
+pub async fn execute_playbook(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    name: &str,
+    client: &str,
+    vars: serde_json::Value,
+) -> serde_json::Value {
+    const EXECUTE: &str = "mutation ExecutePlaybook($name: String!, $vars: JSON, $clientId: String) { executePlaybook(name: $name, variables: $vars, clientId: $clientId) { id executionId requestId name status } }";
+    let variables = serde_json::json!({"name": name, "clientId": client, "vars": vars});
+    http.post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"query": EXECUTE, "variables": variables}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A free TCP port on loopback (bound, read, released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
