@@ -65,14 +65,20 @@ echo "nginx rps: ${N[*]} -> $n"
 echo "gateway rps: ${G[*]} -> $g"
 python3 -c "print(f'gateway / nginx: {$g/$n:.2f} (target >= 1.0); gateway / direct: {$g/$d:.2f}')"
 rate=$(python3 -c "print(int(min($g, $n) / 2))")
-PD=(); PG=(); PN=()
-for _ in 1 2 3; do
-  PD+=("$(json_field "$(run "http://127.0.0.1:$up/api/health" --rate "$rate" --connections 8)" p99_us)")
-  PN+=("$(json_field "$(run "http://127.0.0.1:$px/noetl/health" --rate "$rate" --connections 8)" p99_us)")
-  PG+=("$(json_field "$(run "http://127.0.0.1:$pub/noetl/health" "${auth[@]}" --rate "$rate" --connections 8)" p99_us)")
-done
-pd=$(median "${PD[@]}"); pn=$(median "${PN[@]}"); pg=$(median "${PG[@]}")
-echo "p99 at $rate req/s: direct ${PD[*]} -> $pd us; nginx ${PN[*]} -> $pn us; gateway ${PG[*]} -> $pg us"
+# p99s RATE: median p99 (3 paced runs, 8 connections) of direct, nginx and the gateway at
+# RATE req/s, into $P99_DIRECT, $P99_NGINX and $P99_GATEWAY.
+p99s() {
+  local D=() N=() G=()
+  for _ in 1 2 3; do
+    D+=("$(json_field "$(run "http://127.0.0.1:$up/api/health" --rate "$1" --connections 8)" p99_us)")
+    N+=("$(json_field "$(run "http://127.0.0.1:$px/noetl/health" --rate "$1" --connections 8)" p99_us)")
+    G+=("$(json_field "$(run "http://127.0.0.1:$pub/noetl/health" "${auth[@]}" --rate "$1" --connections 8)" p99_us)")
+  done
+  P99_DIRECT=$(median "${D[@]}"); P99_NGINX=$(median "${N[@]}"); P99_GATEWAY=$(median "${G[@]}")
+  echo "p99 at $1 req/s: direct ${D[*]} -> $P99_DIRECT us; nginx ${N[*]} -> $P99_NGINX us; gateway ${G[*]} -> $P99_GATEWAY us"
+}
+p99s "$rate"
+pd=$P99_DIRECT; pn=$P99_NGINX; pg=$P99_GATEWAY
 echo "p99 added by the gateway: $((pg - pd)) us (target < 1000); by nginx: $((pn - pd)) us"
 result "proxy" "direct rps" "$d"
 result "proxy" "nginx rps" "$n"
@@ -83,14 +89,8 @@ result "proxy" "p99 added by nginx" "$((pn - pd)) us"
 
 # The same at a light, fixed rate (a replica's everyday load rather than half its peak).
 LIGHT=${LIGHT_RATE:-5000}
-LD=(); LG=(); LN=()
-for _ in 1 2 3; do
-  LD+=("$(json_field "$(run "http://127.0.0.1:$up/api/health" --rate "$LIGHT" --connections 8)" p99_us)")
-  LN+=("$(json_field "$(run "http://127.0.0.1:$px/noetl/health" --rate "$LIGHT" --connections 8)" p99_us)")
-  LG+=("$(json_field "$(run "http://127.0.0.1:$pub/noetl/health" "${auth[@]}" --rate "$LIGHT" --connections 8)" p99_us)")
-done
-ld=$(median "${LD[@]}"); ln=$(median "${LN[@]}"); lg=$(median "${LG[@]}")
-echo "p99 at $LIGHT req/s: direct ${LD[*]} -> $ld us; nginx ${LN[*]} -> $ln us; gateway ${LG[*]} -> $lg us"
+p99s "$LIGHT"
+ld=$P99_DIRECT; ln=$P99_NGINX; lg=$P99_GATEWAY
 result "proxy" "p99 added by the gateway at $LIGHT req/s" "$((lg - ld)) us"
 result "proxy" "p99 added by nginx at $LIGHT req/s" "$((ln - ld)) us"
 
