@@ -181,11 +181,11 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
         .filter(|p| !p.completed)
         .collect();
     let mark = if fresh {
-        Mark::FreshClient
+        Mark::Newest
     } else {
         let stream = StreamId::generate();
         match gateway.executions.announce_stream(&client, &stream).await {
-            Ok(()) => Mark::Own(stream),
+            Ok(()) => Mark::Awaiting(stream),
             Err(err) => {
                 tracing::warn!(error = %err, "could not mark the stream's opening; only streams on this replica are replaced");
                 Mark::Unmarked
@@ -200,10 +200,11 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
 /// How a stream tells, from the stream marks in its client's log, that a newer stream for
 /// the same client opened (on any replica).
 enum Mark {
-    /// Its own opening is marked: a mark after its own is a newer stream's.
-    Own(StreamId),
-    /// Its client id was just generated, so no stream for it is older: every mark is newer.
-    FreshClient,
+    /// Its own opening is marked and not read back yet: marks before it are older streams'.
+    Awaiting(StreamId),
+    /// No stream for the client is newer than this one so far (it has read its own mark, or
+    /// its client id was just generated): the next mark is a newer stream's.
+    Newest,
     /// Its opening could not be marked, so marks cannot be ordered against it and are
     /// ignored (a newer stream on this replica still replaces it through presence).
     Unmarked,
@@ -218,8 +219,6 @@ struct Live {
     /// The cursor of the last frame sent (the client's resume point).
     last: u64,
     mark: Mark,
-    /// Whether this stream has read its own mark (with `Mark::Own`).
-    seen_own: bool,
     done: bool,
 }
 
@@ -228,13 +227,12 @@ impl Live {
     fn on_logged(&mut self, logged: &LoggedEvent) -> Option<Vec<Event>> {
         if let ClientEvent::StreamOpened { stream } = &logged.event {
             let newer = match &self.mark {
-                Mark::Own(own) if own == stream => {
-                    self.seen_own = true;
+                Mark::Awaiting(own) if own == stream => {
+                    self.mark = Mark::Newest;
                     false
                 }
-                Mark::Own(_) => self.seen_own,
-                Mark::FreshClient => true,
-                Mark::Unmarked => false,
+                Mark::Awaiting(_) | Mark::Unmarked => false,
+                Mark::Newest => true,
             };
             return if newer { None } else { Some(Vec::new()) };
         }
@@ -261,7 +259,6 @@ fn live(
         draining: gateway.draining.clone(),
         last: after.map_or(0, EventCursor::get),
         mark,
-        seen_own: false,
         done: false,
     };
     let heartbeat = gateway.heartbeat;
