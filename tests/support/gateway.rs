@@ -137,8 +137,7 @@ fn collect(
 
 impl GatewayProcess {
     pub fn spawn(env: &[(&str, String)]) -> Self {
-        let port = super::free_port();
-        let internal = super::free_port();
+        let [port, internal] = super::free_ports::<2>();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_noetl-gateway"));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -43,10 +43,16 @@ pub async fn execute_playbook(
 
 /// A free TCP port on loopback (bound, read, released).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct free TCP ports on loopback: all are bound at once before any is released,
+/// so that two of them can never be the same port.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("a bound address").port())
 }
 
 /// Polls `check` every 20 ms until it holds or `within` passes; returns whether it held.

@@ -121,8 +121,8 @@ pub struct NatsCluster {
 
 impl NatsCluster {
     pub fn start() -> Self {
-        let client_ports: Vec<u16> = (0..3).map(|_| super::free_port()).collect();
-        let route_ports: Vec<u16> = (0..3).map(|_| super::free_port()).collect();
+        let ports = super::free_ports::<6>();
+        let (client_ports, route_ports) = ports.split_at(3);
         let routes = route_ports
             .iter()
             .map(|p| format!("nats://127.0.0.1:{p}"))
