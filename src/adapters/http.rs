@@ -21,10 +21,12 @@ mod proxy_headers;
 mod request_id;
 mod route_label;
 mod routes;
+mod server;
 mod session_auth;
 mod wire_execution_id;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use request_id::CorrelationId;
 pub use routes::{internal_endpoint, internal_openapi_json, openapi_json, public_endpoint};
+pub use server::serve;
 pub use session_auth::token_from_request;

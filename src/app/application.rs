@@ -7,8 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::Server;
-use poem::listener::TcpAcceptor;
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -25,7 +24,7 @@ use super::wiring::{
     BusAdapter, EventLogAdapter, ReplyBusAdapter, RequestStoreAdapter, RunnerAdapter,
     SessionCacheAdapter, open_shared_state,
 };
-use crate::adapters::http::{internal_endpoint, public_endpoint};
+use crate::adapters::http::{internal_endpoint, public_endpoint, serve};
 use crate::adapters::memory::{
     InMemoryBus, InMemoryEventLog, InMemoryReplyBus, InMemoryRequestStore, InMemorySessionCache,
 };
@@ -55,18 +54,18 @@ pub struct Application {
     /// Tells streams and background work that the gateway is draining.
     drain: watch::Sender<bool>,
     gateway: Arc<Gateway>,
-    public: TcpAcceptor,
-    internal: TcpAcceptor,
+    public: TcpListener,
+    internal: TcpListener,
     public_addr: SocketAddr,
     internal_addr: SocketAddr,
     drain_deadline: Duration,
 }
 
-async fn bind(addr: SocketAddr) -> Result<(TcpAcceptor, SocketAddr), StartError> {
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
     let fail = |source| StartError::Bind { addr, source };
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(fail)?;
+    let listener = TcpListener::bind(addr).await.map_err(fail)?;
     let bound = listener.local_addr().map_err(fail)?;
-    Ok((TcpAcceptor::from_tokio(listener).map_err(fail)?, bound))
+    Ok((listener, bound))
 }
 
 impl Application {
@@ -271,22 +270,22 @@ impl Application {
         // fifth of the drain deadline (at most 2 s), so load balancers move traffic away
         // before the listeners close; in-flight requests then get the rest of the deadline.
         let linger = (self.drain_deadline / 5).min(Duration::from_secs(2));
-        let drain = Some(self.drain_deadline.saturating_sub(linger));
+        let drain = self.drain_deadline.saturating_sub(linger);
         let drain_tx = self.drain;
-        let public = Server::new_with_acceptor(self.public)
-            .name("public")
-            .run_with_graceful_shutdown(
-                public_endpoint(self.gateway.clone()),
-                stopped(stop_rx.clone()),
-                drain,
-            );
-        let internal = Server::new_with_acceptor(self.internal)
-            .name("internal")
-            .run_with_graceful_shutdown(
-                internal_endpoint(self.gateway.clone()),
-                stopped(stop_rx),
-                drain,
-            );
+        let public = serve(
+            self.public,
+            "public",
+            public_endpoint(self.gateway.clone()),
+            stopped(stop_rx.clone()),
+            drain,
+        );
+        let internal = serve(
+            self.internal,
+            "internal",
+            internal_endpoint(self.gateway.clone()),
+            stopped(stop_rx),
+            drain,
+        );
         let gateway = self.gateway.clone();
         let trigger = async move {
             shutdown.await;

@@ -1,0 +1,186 @@
+//! Adapters (http): the accept loop that serves a poem endpoint over hyper. Each connection
+//! speaks HTTP/1.1 (with upgrades, for GraphQL over WebSocket) or, when it opens with the
+//! HTTP/2 preface, HTTP/2 with prior knowledge; the two are separate tasks, so an HTTP/1.1
+//! connection (every SSE client) carries no HTTP/2 state. On the stop signal the loop stops
+//! accepting, asks every connection to finish what it is doing, and drops the ones still
+//! open at the drain deadline.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use poem::endpoint::{DynEndpoint, ToDynEndpoint};
+use poem::http::uri::Scheme;
+use poem::web::{LocalAddr, RemoteAddr};
+use poem::{Addr, Endpoint, EndpointExt, IntoEndpoint, Response};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// What a connection opening with HTTP/2 prior knowledge sends first.
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// A connection that sends nothing for this long is closed.
+const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(60);
+/// After a failed accept (say, out of descriptors), the loop waits this long before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// HTTP/2's limit on a request's header list, as the HTTP/1.1 side's buffer allows.
+const HTTP2_MAX_HEADER_LIST: u32 = 16 * 1024;
+
+/// Where the server is in its life; connections watch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Serving,
+    /// Finish in-flight requests and close; take no new ones on kept-alive connections.
+    Draining,
+    /// The drain deadline passed: close now.
+    Closed,
+}
+
+type SharedEndpoint = Arc<dyn DynEndpoint<Output = Response>>;
+
+/// Serves `endpoint` on `listener` until `stop` completes, then drains: open connections
+/// get `drain` to finish before they are dropped. `name` labels the log lines.
+///
+/// # Errors
+/// The listener's local address cannot be read.
+pub async fn serve<E>(
+    listener: TcpListener,
+    name: &'static str,
+    endpoint: E,
+    stop: impl Future<Output = ()>,
+    drain: Duration,
+) -> io::Result<()>
+where
+    E: IntoEndpoint,
+    E::Endpoint: 'static,
+{
+    let local = LocalAddr(Addr::SocketAddr(listener.local_addr()?));
+    let endpoint: SharedEndpoint =
+        Arc::new(ToDynEndpoint(endpoint.into_endpoint().map_to_response()));
+    // Every connection holds a receiver: the sender's `closed` tells when the last one ends.
+    let (phase, _) = watch::channel(Phase::Serving);
+    tracing::info!(name, addr = %local.0, "listening");
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => {
+                    tokio::spawn(connection(stream, local.clone(), remote, endpoint.clone(), phase.subscribe()));
+                }
+                Err(err) => {
+                    tracing::warn!(name, error = %err, "accept failed; retrying shortly");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    phase.send_replace(Phase::Draining);
+    if tokio::time::timeout(drain, phase.closed()).await.is_err() {
+        tracing::info!(
+            name,
+            open = phase.receiver_count(),
+            "drain deadline reached: closing open connections"
+        );
+        phase.send_replace(Phase::Closed);
+        phase.closed().await;
+    }
+    tracing::info!(name, "stopped");
+    Ok(())
+}
+
+/// Serves one connection with the protocol its first bytes name.
+async fn connection(
+    stream: TcpStream,
+    local: LocalAddr,
+    remote: SocketAddr,
+    endpoint: SharedEndpoint,
+    mut phase: watch::Receiver<Phase>,
+) {
+    // Responses are written whole; small ones (SSE frames, JSON answers) should not wait for
+    // the peer's delayed acknowledgement of the previous one.
+    let _ = stream.set_nodelay(true);
+    let http2 = tokio::select! {
+        first = tokio::time::timeout(FIRST_BYTES_TIMEOUT, opens_with_http2_preface(&stream)) => match first {
+            Ok(Ok(http2)) => http2,
+            Ok(Err(_)) | Err(_) => return,
+        },
+        _ = phase.wait_for(|p| *p != Phase::Serving) => return,
+    };
+    let remote = RemoteAddr(Addr::SocketAddr(remote));
+    let service = service_fn(move |req: hyper::Request<Incoming>| {
+        let endpoint = endpoint.clone();
+        // Boxed so that hyper's slot for the in-flight call, kept for the connection's life,
+        // is a pointer wide rather than a whole request wide.
+        let request = Box::new(poem::Request::from((
+            req,
+            local.clone(),
+            remote.clone(),
+            Scheme::HTTP,
+        )));
+        async move {
+            let request = *request;
+            let response = endpoint.get_response(request).await;
+            Ok::<_, Infallible>(hyper::Response::from(response))
+        }
+    });
+    let io = TokioIo::new(stream);
+    if http2 {
+        let conn = http2::Builder::new(TokioExecutor::new())
+            .max_header_list_size(HTTP2_MAX_HEADER_LIST)
+            .serve_connection(io, service);
+        // Boxed: HTTP/2's connection state is several KiB, and an HTTP/1.1 connection's
+        // task (every SSE stream) would otherwise be sized for it too.
+        Box::pin(drive(conn, phase, |c| c.graceful_shutdown())).await;
+    } else {
+        let conn = http1::Builder::new()
+            .serve_connection(io, service)
+            .with_upgrades();
+        drive(conn, phase, |c| c.graceful_shutdown()).await;
+    }
+}
+
+/// Runs a connection to its end, starting its graceful shutdown when the server drains and
+/// dropping it when the server closes.
+async fn drive<C, T>(
+    conn: C,
+    mut phase: watch::Receiver<Phase>,
+    graceful: impl FnOnce(std::pin::Pin<&mut C>),
+) where
+    C: Future<Output = T>,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = &mut conn => return,
+        _ = phase.wait_for(|p| *p != Phase::Serving) => {}
+    }
+    graceful(conn.as_mut());
+    tokio::select! {
+        _ = &mut conn => {}
+        _ = phase.wait_for(|p| *p == Phase::Closed) => {}
+    }
+}
+
+/// Whether the connection's first bytes are the HTTP/2 preface. Reads nothing: the bytes stay
+/// for the protocol's own parser. Waits (briefly, between looks) while what arrived so far
+/// is only a beginning of the preface.
+async fn opens_with_http2_preface(stream: &TcpStream) -> io::Result<bool> {
+    let mut first = [0u8; HTTP2_PREFACE.len()];
+    loop {
+        let n = stream.peek(&mut first).await?;
+        if n == 0 || first[..n] != HTTP2_PREFACE[..n] {
+            return Ok(false);
+        }
+        if n == HTTP2_PREFACE.len() {
+            return Ok(true);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
