@@ -7,11 +7,12 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream};
-use poem::http::StatusCode;
+use poem::http::{StatusCode, header};
 use poem::web::Data;
-use poem::web::sse::{Event, SSE};
-use poem::{IntoResponse, Request, Response, handler};
+use poem::web::sse::Event;
+use poem::{Body, Request, Response, handler};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -46,7 +47,19 @@ fn frame(event: &str, data: &Value) -> Event {
 /// The one-frame stream for a refused session or client: an `error` event, then the end.
 fn refusal(code: i64, message: &str) -> Response {
     let data = json!({"jsonrpc": "2.0", "error": {"code": code, "message": message}});
-    SSE::new(stream::iter([frame("error", &data).id("0")])).into_response()
+    sse_response(stream::iter([frame("error", &data).id("0")]))
+}
+
+/// The streaming response for a sequence of frames, each written as its own body chunk.
+/// (poem's `SSE` response reads its frames back through a 4 KiB buffer per stream, which
+/// is a quarter of what an idle stream costs here.)
+fn sse_response(frames: impl Stream<Item = Event> + Send + 'static) -> Response {
+    let chunks = frames.map(|frame| Ok::<_, std::io::Error>(Bytes::from(frame.to_string())));
+    Response::builder()
+        .content_type("text/event-stream")
+        .header("X-Accel-Buffering", "no")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_bytes_stream(chunks))
 }
 
 fn init_frame(client: &ClientId, pending: &[PendingRequest], cursor: Option<EventCursor>) -> Event {
@@ -194,7 +207,7 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
     };
     let first = init_frame(&client, &pending, after);
     let body = live(gateway.clone(), client, logged, after, mark);
-    SSE::new(stream::iter([first]).chain(body)).into_response()
+    sse_response(stream::iter([first]).chain(body))
 }
 
 /// How a stream tells, from the stream marks in its client's log, that a newer stream for
