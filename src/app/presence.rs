@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::watch;
-
 use crate::domain::ClientId;
+use crate::sync::Beacon;
 
 #[derive(Debug)]
 struct Entry {
     streams: usize,
-    newest: watch::Sender<u64>,
+    /// The generation of the client's newest stream.
+    newest: Arc<Beacon>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -27,7 +27,7 @@ pub struct PresenceGuard {
     presence: Presence,
     client: ClientId,
     generation: u64,
-    newest: watch::Receiver<u64>,
+    newest: Arc<Beacon>,
 }
 
 impl Presence {
@@ -44,11 +44,11 @@ impl Presence {
         let newest = self.with(|m| {
             let entry = m.entry(client.clone()).or_insert_with(|| Entry {
                 streams: 0,
-                newest: watch::channel(0).0,
+                newest: Arc::new(Beacon::new(0)),
             });
             entry.streams += 1;
-            entry.newest.send_replace(generation);
-            entry.newest.subscribe()
+            entry.newest.set(generation);
+            entry.newest.clone()
         });
         PresenceGuard {
             presence: self.clone(),
@@ -70,15 +70,7 @@ impl Presence {
 impl PresenceGuard {
     /// Completes when a newer stream for the same client registers on this replica.
     pub async fn replaced(&mut self) {
-        let mine = self.generation;
-        if self
-            .newest
-            .wait_for(|newest| *newest != mine)
-            .await
-            .is_err()
-        {
-            std::future::pending::<()>().await;
-        }
+        self.newest.wait_past(self.generation).await;
     }
 }
 

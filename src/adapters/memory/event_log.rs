@@ -4,24 +4,24 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use futures_util::StreamExt;
-use futures_util::stream;
-use tokio::sync::watch;
-
 use crate::domain::{ClientEvent, ClientId, EventCursor, LoggedEvent};
 use crate::ports::{EventLog, EventLogError, EventStream};
+use crate::sync::Beacon;
+use futures_util::StreamExt;
+use futures_util::stream;
 
 #[derive(Debug)]
 struct ClientLog {
     events: VecDeque<LoggedEvent>,
-    newest: watch::Sender<u64>,
+    /// The newest cursor appended, for followers to wait on.
+    newest: Arc<Beacon>,
 }
 
 impl ClientLog {
     fn new() -> Self {
         Self {
             events: VecDeque::new(),
-            newest: watch::channel(0).0,
+            newest: Arc::new(Beacon::new(0)),
         }
     }
 }
@@ -74,7 +74,7 @@ struct Follow {
     log: InMemoryEventLog,
     client: ClientId,
     last: Option<u64>,
-    newest: watch::Receiver<u64>,
+    newest: Arc<Beacon>,
     ready: VecDeque<LoggedEvent>,
 }
 
@@ -110,7 +110,7 @@ impl EventLog for InMemoryEventLog {
             while log.events.len() > max {
                 log.events.pop_front();
             }
-            log.newest.send_replace(cursor.get());
+            log.newest.set(cursor.get());
             cursor
         }))
     }
@@ -126,7 +126,7 @@ impl EventLog for InMemoryEventLog {
                 .entry(client.clone())
                 .or_insert_with(ClientLog::new)
                 .newest
-                .subscribe()
+                .clone()
         });
         let state = Follow {
             log: self.clone(),
@@ -139,12 +139,17 @@ impl EventLog for InMemoryEventLog {
             loop {
                 if let Some(event) = st.ready.pop_front() {
                     st.last = Some(event.cursor.get());
+                    if st.ready.is_empty() {
+                        // An idle follower holds no buffer while it waits.
+                        st.ready = VecDeque::new();
+                    }
                     return Some((Ok(event), st));
                 }
-                st.newest.mark_unchanged();
+                // Noted before reading, so an append in between wakes the wait below.
+                let seen = st.newest.get();
                 st.ready = st.log.read_after(&st.client, st.last);
-                if st.ready.is_empty() && st.newest.changed().await.is_err() {
-                    return None;
+                if st.ready.is_empty() {
+                    st.newest.wait_past(seen).await;
                 }
             }
         });
