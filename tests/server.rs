@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use serde_json::Value;
-use support::{TestGateway, base_raw_config};
+use serde_json::{Value, json};
+use support::{NoetlStandIn, TestGateway, base_raw_config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -34,6 +34,43 @@ async fn http2_with_prior_knowledge_is_served_on_the_public_listener() {
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["status"], "ok");
     }
+}
+
+#[tokio::test]
+async fn an_event_stream_over_http2_gets_its_frames() {
+    let standin = NoetlStandIn::start().await;
+    let token = standin.add_session(41, "h2@example.com", json!(["admin"]));
+    let gw = TestGateway::start(base_raw_config(&standin.base_url(), None)).await;
+    let tcp = TcpStream::connect(gw.app.public_addr).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let request = hyper::Request::get(gw.public("/events?client_id=h2-tab"))
+        .header("cookie", format!("session_token={token}"))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = send.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.unwrap().into_data() {
+                seen.push_str(&String::from_utf8_lossy(&data));
+            }
+            if seen.contains("\n\n") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("the first frame arrives while the stream stays open");
+    assert!(found, "{seen}");
+    assert!(seen.contains(r#""clientId":"h2-tab""#), "{seen}");
 }
 
 #[tokio::test]

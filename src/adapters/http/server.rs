@@ -31,6 +31,9 @@ const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(60);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// HTTP/2's limit on a request's header list, as the HTTP/1.1 side's buffer allows.
 const HTTP2_MAX_HEADER_LIST: u32 = 16 * 1024;
+/// Streams one HTTP/2 connection may have open at once (each SSE client behind an HTTP/2
+/// proxy is one); a proxy with more opens another connection.
+const HTTP2_MAX_STREAMS: u32 = 200;
 
 /// Where the server is in its life; connections watch it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +138,7 @@ async fn connection(
     if http2 {
         let conn = http2::Builder::new(TokioExecutor::new())
             .max_header_list_size(HTTP2_MAX_HEADER_LIST)
+            .max_concurrent_streams(HTTP2_MAX_STREAMS)
             .serve_connection(io, service);
         // Boxed: HTTP/2's connection state is several KiB, and an HTTP/1.1 connection's
         // task (every SSE stream) would otherwise be sized for it too.
