@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SSE capacity and callback-to-client latency.
 #  1. capacity: CLIENTS (default 19900) event streams held by one gateway in single-replica
-#     mode; RSS per connection = (RSS holding them - RSS before) / CLIENTS. Targets: 20,000
-#     streams, < 16 KiB each. The client side is split over two processes; a process here
-#     may hold at most `ulimit -Hn` (20,000 on these machines) descriptors, gateway included.
+#     mode, one HTTP/1.1 connection each; RSS per connection = (RSS holding them - RSS
+#     before) / CLIENTS. Targets: 20,000 streams, < 16 KiB each. The client side is split
+#     over two processes; a process here may hold at most `ulimit -Hn` (20,000 on these
+#     machines) descriptors, gateway included. Then H2_CLIENTS (20,000) streams over
+#     H2_CONNECTIONS (100) HTTP/2 connections, as behind an HTTP/2 proxy.
 #  2. latency: 1,000 progress callbacks/s for 10 s to 100 streaming clients, over NATS
 #     JetStream, callbacks posted to the same replica and to another replica. Targets: p99
 #     < 10 ms same replica, < 25 ms across replicas.
@@ -58,6 +60,27 @@ PY
 }
 result "sse" "p50 / p99, single replica (memory)" "$(latency memory "$out1")"
 kill "$G_PID" 2>/dev/null || true
+
+# The same gateway behind an HTTP/2 hop (an ingress or a browser speaking HTTP/2): each
+# client is still a stream of its own, but they share H2_CONNECTIONS connections, so the
+# descriptor limit no longer caps them.
+H2_CLIENTS=${H2_CLIENTS:-20000}; H2_CONNECTIONS=${H2_CONNECTIONS:-100}
+echo "== capacity: $H2_CLIENTS streams over $H2_CONNECTIONS HTTP/2 connections, single-replica mode"
+start_gateway H memory
+base=$(rss_kib "$H_PID")
+out3=$(mktemp)
+"$SSE_BENCH" --public "$H_PUB" --internal "$H_INT" --clients "$H2_CLIENTS" --http2 "$H2_CONNECTIONS" --measured 0 --hold 4 >"$out3" &
+bench3=$!
+until grep -q '"phase":"open"' "$out3" 2>/dev/null; do sleep 0.5; kill -0 $bench3 2>/dev/null || break; done
+sleep 1
+held=$(rss_kib "$H_PID")
+wait $bench3 || true
+cat "$out3"
+opened=$(grep '"phase":"open"' "$out3" | python3 -c 'import json,sys; print(sum(json.loads(l)["clients"] for l in sys.stdin))')
+python3 -c "print(f'RSS before {$base} KiB, holding {$opened} HTTP/2 streams {$held} KiB: {($held-$base)/max($opened,1):.1f} KiB per stream')"
+result "sse" "streams held over $H2_CONNECTIONS HTTP/2 connections" "$opened" "20000"
+result "sse" "RSS per stream over HTTP/2" "$(python3 -c "print(f'{($held-$base)/max($opened,1):.1f} KiB')")" "< 16 KiB"
+kill "$H_PID" 2>/dev/null || true
 
 echo "== latency over NATS JetStream, 100 clients"
 nport=$(free_port); store=$(mktemp -d)

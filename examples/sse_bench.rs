@@ -1,5 +1,6 @@
 //! SSE benchmark client for `bench/sse.sh`. Opens N event streams to a gateway (each its own
-//! client id), starts one playbook per measured client, then posts progress
+//! client id; one connection each, or with `--http2 C` spread over C HTTP/2 connections),
+//! starts one playbook per measured client, then posts progress
 //! callbacks at a fixed rate to the internal listener (optionally another replica's) and
 //! measures callback-to-frame latency. Prints one JSON line.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a bench tool, not the service
@@ -8,7 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures_util::StreamExt;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http2::SendRequest;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -28,9 +34,61 @@ fn now_us() -> u64 {
         .as_micros() as u64
 }
 
+/// How a stream reaches the gateway: a connection of its own, or a stream on a shared
+/// HTTP/2 connection.
+#[derive(Clone)]
+enum Transport {
+    Http1(reqwest::Client),
+    Http2(SendRequest<Empty<Bytes>>),
+}
+
+type Frames = BoxStream<'static, Result<Bytes, String>>;
+
+impl Transport {
+    async fn open(&self, url: &str, cookie: &str) -> Result<Frames, String> {
+        match self {
+            Transport::Http1(http) => {
+                let response = http
+                    .get(url)
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(response.bytes_stream().map_err(|e| e.to_string()).boxed())
+            }
+            Transport::Http2(send) => {
+                let request = hyper::Request::get(url)
+                    .header("cookie", cookie)
+                    .body(Empty::new())
+                    .unwrap();
+                let response = send
+                    .clone()
+                    .send_request(request)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(response
+                    .into_body()
+                    .into_data_stream()
+                    .map_err(|e| e.to_string())
+                    .boxed())
+            }
+        }
+    }
+}
+
+async fn http2_connection(public: &str) -> SendRequest<Empty<Bytes>> {
+    let tcp = tokio::net::TcpStream::connect(public).await.unwrap();
+    let (send, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    send
+}
+
 /// Opens one stream and, when `latencies` is given, records progress frames' delays.
 async fn stream(
-    http: reqwest::Client,
+    transport: Transport,
     public: String,
     token: String,
     client: String,
@@ -38,14 +96,10 @@ async fn stream(
     latencies: Option<Arc<Mutex<Vec<u64>>>>,
 ) {
     let url = format!("http://{public}/events?client_id={client}");
+    let cookie = format!("session_token={token}");
     let mut attempt = 0;
-    let response = loop {
-        match http
-            .get(&url)
-            .header("cookie", format!("session_token={token}"))
-            .send()
-            .await
-        {
+    let mut body = loop {
+        match transport.open(&url, &cookie).await {
             Ok(r) => break r,
             Err(_) if attempt < 20 => {
                 attempt += 1;
@@ -54,7 +108,6 @@ async fn stream(
             Err(_) => return,
         }
     };
-    let mut body = response.bytes_stream();
     let mut pending = String::new();
     let mut counted = false;
     while let Some(Ok(chunk)) = body.next().await {
@@ -89,6 +142,7 @@ async fn main() {
     let rate: f64 = arg("rate", "1000").parse().unwrap();
     let seconds: f64 = arg("seconds", "10").parse().unwrap();
     let hold: f64 = arg("hold", "0").parse().unwrap();
+    let http2: usize = arg("http2", "0").parse().unwrap();
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -116,6 +170,13 @@ async fn main() {
         );
     }
 
+    let mut transports = Vec::new();
+    for _ in 0..http2 {
+        transports.push(Transport::Http2(http2_connection(&public).await));
+    }
+    if transports.is_empty() {
+        transports.push(Transport::Http1(http.clone()));
+    }
     let opened = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
@@ -123,7 +184,7 @@ async fn main() {
         let lat = (c < measured).then(|| latencies.clone());
         let client = format!("bench-{}", c + offset);
         tokio::spawn(stream(
-            http.clone(),
+            transports[c % transports.len()].clone(),
             public.clone(),
             token.clone(),
             client,
