@@ -1,6 +1,7 @@
-//! Black-box test of the real binary with an SSE reader that stops reading: the gateway does
-//! not hold the reader's backlog in memory (it stays in the event log, which is bounded),
-//! and a reader that comes back gets what the log still holds, in order.
+//! Black-box tests with an SSE reader that stops reading: the gateway (the real binary) does
+//! not hold the reader's backlog in memory (it stays in the event log, which is bounded), a
+//! reader that comes back gets what the log still holds, in order; and a reader that takes
+//! nothing for the send timeout is disconnected and resumes from its last event id.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 mod support;
@@ -9,10 +10,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::json;
-use support::gateway::GatewayProcess;
+use support::gateway::{GatewayProcess, TestGateway, base_raw_config};
 use support::noetl::{NoetlStandIn, SILENT};
 use support::sse::SseClient;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CALLBACKS: u64 = 10_000;
 const MESSAGE_BYTES: usize = 4096;
@@ -114,4 +115,93 @@ async fn a_reader_that_stops_reading_does_not_make_the_gateway_hold_its_backlog(
         "in order, without gaps or repeats, from where the log starts ({} frames)",
         seen.len()
     );
+}
+
+/// The id and progress number of the last whole frame in what a raw HTTP/1.1 reader got.
+fn last_whole_frame(raw: &str) -> (String, u64) {
+    let mut blocks: Vec<&str> = raw.split("\n\n").collect();
+    blocks.pop(); // cut off mid-frame, or empty
+    blocks
+        .iter()
+        .rev()
+        .find_map(|block| {
+            let id = block.lines().find_map(|l| l.strip_prefix("id: "))?;
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
+            let data: serde_json::Value = serde_json::from_str(data).ok()?;
+            let n = data["params"]["progress"].as_u64()?;
+            Some((id.to_owned(), n))
+        })
+        .expect("at least one progress frame arrived before the reader stalled")
+}
+
+#[tokio::test]
+async fn a_reader_that_takes_nothing_for_the_send_timeout_is_disconnected_and_resumes() {
+    const REPORTS: u64 = 600;
+    let standin = NoetlStandIn::start().await;
+    let token = standin.add_session(39, "frozen@example.com", json!([]));
+    let mut raw = base_raw_config(&standin.base_url(), None);
+    raw.gateway_send_timeout_secs = 1;
+    let gw = TestGateway::start(raw).await;
+    let public = gw.public("");
+    let vars = json!({"delay_ms": 600000});
+    let started =
+        support::execute_playbook(&gw.http, &public, &token, SILENT, "frozen", vars).await;
+    let request_id = started["data"]["executePlaybook"]["requestId"]
+        .as_str()
+        .expect("a request id")
+        .to_owned();
+
+    let mut frozen = tokio::net::TcpStream::connect(gw.app.public_addr)
+        .await
+        .unwrap();
+    let ask =
+        format!("GET /events?session_token={token}&client_id=frozen HTTP/1.1\r\nHost: gw\r\n\r\n");
+    frozen.write_all(ask.as_bytes()).await.unwrap();
+    // About 9 MiB of frames: more than the socket buffers take from a reader that never reads.
+    let message = "f".repeat(16 * 1024);
+    for n in 0..REPORTS {
+        let body = json!({"request_id": request_id, "progress": n, "message": message});
+        let status = gw
+            .http
+            .post(gw.internal("/api/internal/progress"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success(), "report {n}: {status}");
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // The gateway has given up on the frozen reader: what was in flight, then the end.
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), frozen.read_to_end(&mut got))
+        .await
+        .expect("the gateway closed the frozen reader's connection")
+        .expect("a clean end of the stream");
+    let (last_id, last_n) = last_whole_frame(&String::from_utf8_lossy(&got));
+    assert!(
+        last_n + 1 < REPORTS,
+        "the reader had fallen behind (at {last_n})"
+    );
+
+    // It resumes where it was, on a new connection, and gets the rest once, in order.
+    let mut back = SseClient::connect(
+        gw.http
+            .get(gw.public("/events?client_id=frozen"))
+            .header("cookie", format!("session_token={token}"))
+            .header("last-event-id", &last_id),
+    )
+    .await;
+    let mut next = last_n + 1;
+    while next < REPORTS {
+        let frame = back
+            .next_within(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("report {next} arrives after the resume"));
+        if frame.event == "playbook/progress" {
+            assert_eq!(frame.data["params"]["progress"], next, "in order, once");
+            next += 1;
+        }
+    }
 }

@@ -24,7 +24,7 @@ use super::wiring::{
     BusAdapter, EventLogAdapter, ReplyBusAdapter, RequestStoreAdapter, RunnerAdapter,
     SessionCacheAdapter, open_shared_state,
 };
-use crate::adapters::http::{internal_endpoint, public_endpoint, serve};
+use crate::adapters::http::{ConnectionLimits, internal_endpoint, public_endpoint, serve};
 use crate::adapters::memory::{
     InMemoryBus, InMemoryEventLog, InMemoryReplyBus, InMemoryRequestStore, InMemorySessionCache,
 };
@@ -59,6 +59,7 @@ pub struct Application {
     public_addr: SocketAddr,
     internal_addr: SocketAddr,
     drain_deadline: Duration,
+    send_timeout: Duration,
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
@@ -241,6 +242,7 @@ impl Application {
             public_addr,
             internal_addr,
             drain_deadline: config.drain_deadline,
+            send_timeout: config.send_timeout,
         })
     }
 
@@ -270,21 +272,24 @@ impl Application {
         // fifth of the drain deadline (at most 2 s), so load balancers move traffic away
         // before the listeners close; in-flight requests then get the rest of the deadline.
         let linger = (self.drain_deadline / 5).min(Duration::from_secs(2));
-        let drain = self.drain_deadline.saturating_sub(linger);
+        let limits = ConnectionLimits {
+            drain: self.drain_deadline.saturating_sub(linger),
+            send_timeout: self.send_timeout,
+        };
         let drain_tx = self.drain;
         let public = serve(
             self.public,
             "public",
             public_endpoint(self.gateway.clone()),
             stopped(stop_rx.clone()),
-            drain,
+            limits,
         );
         let internal = serve(
             self.internal,
             "internal",
             internal_endpoint(self.gateway.clone()),
             stopped(stop_rx),
-            drain,
+            limits,
         );
         let gateway = self.gateway.clone();
         let trigger = async move {

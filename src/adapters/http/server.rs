@@ -23,6 +23,8 @@ use poem::{Addr, Endpoint, EndpointExt, IntoEndpoint, Response};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use super::send_timeout::SendTimeout;
+
 /// What a connection opening with HTTP/2 prior knowledge sends first.
 const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// A connection that sends nothing for this long is closed.
@@ -47,8 +49,17 @@ enum Phase {
 
 type SharedEndpoint = Arc<dyn DynEndpoint<Output = Response>>;
 
+/// The time bounds of a listener's connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// After the stop signal, how long open connections get to finish.
+    pub drain: Duration,
+    /// How long a write may wait on a peer that takes nothing before the connection closes.
+    pub send_timeout: Duration,
+}
+
 /// Serves `endpoint` on `listener` until `stop` completes, then drains: open connections
-/// get `drain` to finish before they are dropped. `name` labels the log lines.
+/// get `limits.drain` to finish before they are dropped. `name` labels the log lines.
 ///
 /// # Errors
 /// The listener's local address cannot be read.
@@ -57,7 +68,7 @@ pub async fn serve<E>(
     name: &'static str,
     endpoint: E,
     stop: impl Future<Output = ()>,
-    drain: Duration,
+    limits: ConnectionLimits,
 ) -> io::Result<()>
 where
     E: IntoEndpoint,
@@ -75,7 +86,8 @@ where
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => {
-                    tokio::spawn(connection(stream, local.clone(), remote, endpoint.clone(), phase.subscribe()));
+                    let peer = Peer { local: local.clone(), remote };
+                    tokio::spawn(connection(stream, peer, endpoint.clone(), limits.send_timeout, phase.subscribe()));
                 }
                 Err(err) => {
                     tracing::warn!(name, error = %err, "accept failed; retrying shortly");
@@ -86,7 +98,10 @@ where
     }
     drop(listener);
     phase.send_replace(Phase::Draining);
-    if tokio::time::timeout(drain, phase.closed()).await.is_err() {
+    if tokio::time::timeout(limits.drain, phase.closed())
+        .await
+        .is_err()
+    {
         tracing::info!(
             name,
             open = phase.receiver_count(),
@@ -99,14 +114,21 @@ where
     Ok(())
 }
 
+/// The two ends of an accepted connection.
+struct Peer {
+    local: LocalAddr,
+    remote: SocketAddr,
+}
+
 /// Serves one connection with the protocol its first bytes name.
 async fn connection(
     stream: TcpStream,
-    local: LocalAddr,
-    remote: SocketAddr,
+    peer: Peer,
     endpoint: SharedEndpoint,
+    send_timeout: Duration,
     mut phase: watch::Receiver<Phase>,
 ) {
+    let Peer { local, remote } = peer;
     // Responses are written whole; small ones (SSE frames, JSON answers) should not wait for
     // the peer's delayed acknowledgement of the previous one.
     let _ = stream.set_nodelay(true);
@@ -134,7 +156,7 @@ async fn connection(
             Ok::<_, Infallible>(hyper::Response::from(response))
         }
     });
-    let io = TokioIo::new(stream);
+    let io = TokioIo::new(SendTimeout::new(stream, send_timeout));
     if http2 {
         let conn = http2::Builder::new(TokioExecutor::new())
             .max_header_list_size(HTTP2_MAX_HEADER_LIST)

@@ -93,6 +93,8 @@ pub struct Config {
     pub heartbeat_interval: Duration,
     pub callback_secret: Option<Secret>,
     pub drain_deadline: Duration,
+    /// A connection whose peer takes nothing written to it for this long is closed.
+    pub send_timeout: Duration,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
     pub graphql: GraphqlConfig,
@@ -246,6 +248,7 @@ impl Config {
                 .to_owned(),
             ),
             ("GATEWAY_DRAIN_SECS", secs(self.drain_deadline)),
+            ("GATEWAY_SEND_TIMEOUT_SECS", secs(self.send_timeout)),
             ("GATEWAY_MAX_BODY_BYTES", self.max_body_bytes.to_string()),
             (
                 "LOG_FORMAT",
