@@ -43,7 +43,10 @@ async fn in_memory_request_store_keeps_the_request_store_contract() {
 
 #[tokio::test]
 async fn in_memory_event_log_keeps_the_event_log_contract() {
-    contracts::event_log::run(|| async { InMemoryEventLog::new(10_000) }).await;
+    contracts::event_log::run(|| async {
+        InMemoryEventLog::new(10_000, std::time::Duration::from_secs(3600))
+    })
+    .await;
 }
 
 #[tokio::test]

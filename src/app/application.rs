@@ -163,7 +163,7 @@ impl Application {
         );
         auth.follow_invalidations();
         let local_requests = InMemoryRequestStore::new(config.nats.request_ttl);
-        let local_events = InMemoryEventLog::new(MEMORY_EVENTS_PER_CLIENT);
+        let local_events = InMemoryEventLog::new(MEMORY_EVENTS_PER_CLIENT, config.events.retention);
         let (requests, events) = match &bus {
             BusAdapter::Nats(conn) => (
                 RequestStoreAdapter::Nats {

@@ -1,8 +1,10 @@
 //! Adapters (memory): the per-client event log twin. Cursors come from one counter, like a
-//! JetStream stream sequence; each client keeps its newest `max_per_client` events.
+//! JetStream stream sequence; each client keeps its newest `max_per_client` events, none older
+//! than the retention, and a client with no events left and no follower is forgotten.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::domain::{ClientEvent, ClientId, EventCursor, LoggedEvent};
 use crate::ports::{EventLog, EventLogError, EventStream};
@@ -10,9 +12,18 @@ use crate::sync::Beacon;
 use futures_util::StreamExt;
 use futures_util::stream;
 
+/// How often at most the log looks for events past the retention.
+const MAX_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+#[derive(Debug)]
+struct Stored {
+    at: Instant,
+    logged: LoggedEvent,
+}
+
 #[derive(Debug)]
 struct ClientLog {
-    events: VecDeque<LoggedEvent>,
+    events: VecDeque<Stored>,
     /// The newest cursor appended, for followers to wait on.
     newest: Arc<Beacon>,
 }
@@ -30,27 +41,54 @@ impl ClientLog {
 struct Inner {
     next: u64,
     clients: HashMap<ClientId, ClientLog>,
+    last_sweep: Instant,
+}
+
+impl Inner {
+    /// Drops events past the retention, then clients left with no events and no follower.
+    fn sweep(&mut self, retention: Duration, now: Instant) {
+        self.last_sweep = now;
+        self.clients.retain(|_, log| {
+            while log
+                .events
+                .front()
+                .is_some_and(|e| now.duration_since(e.at) > retention)
+            {
+                log.events.pop_front();
+            }
+            !log.events.is_empty() || Arc::strong_count(&log.newest) > 1
+        });
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct InMemoryEventLog {
     inner: Arc<Mutex<Inner>>,
     max_per_client: usize,
+    retention: Duration,
 }
 
 impl InMemoryEventLog {
-    pub fn new(max_per_client: usize) -> Self {
+    pub fn new(max_per_client: usize, retention: Duration) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 next: 1,
                 clients: HashMap::new(),
+                last_sweep: Instant::now(),
             })),
             max_per_client: max_per_client.max(1),
+            retention,
         }
     }
 
+    /// Runs `f` on the log, first sweeping it when the last sweep is old enough.
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        f(&mut crate::sync::lock(&self.inner))
+        let mut inner = crate::sync::lock(&self.inner);
+        let now = Instant::now();
+        if now.duration_since(inner.last_sweep) >= self.retention.min(MAX_SWEEP_INTERVAL) {
+            inner.sweep(self.retention, now);
+        }
+        f(&mut inner)
     }
 
     fn read_after(&self, client: &ClientId, after: Option<u64>) -> VecDeque<LoggedEvent> {
@@ -61,8 +99,8 @@ impl InMemoryEventLog {
                 .map(|log| {
                     log.events
                         .iter()
-                        .filter(|e| after.is_none_or(|a| e.cursor.get() > a))
-                        .cloned()
+                        .filter(|e| after.is_none_or(|a| e.logged.cursor.get() > a))
+                        .map(|e| e.logged.clone())
                         .collect()
                 })
                 .unwrap_or_default()
@@ -96,16 +134,19 @@ impl EventLog for InMemoryEventLog {
             // so older marks do not take the room of events.
             if matches!(event, ClientEvent::StreamOpened { .. }) {
                 log.events
-                    .retain(|e| !matches!(e.event, ClientEvent::StreamOpened { .. }));
+                    .retain(|e| !matches!(e.logged.event, ClientEvent::StreamOpened { .. }));
             }
             if log.events.capacity() == 0 {
                 // Most clients hold a handful of events (often just a stream mark): start
                 // at one slot rather than the default four.
                 log.events.reserve_exact(1);
             }
-            log.events.push_back(LoggedEvent {
-                cursor,
-                event: event.clone(),
+            log.events.push_back(Stored {
+                at: Instant::now(),
+                logged: LoggedEvent {
+                    cursor,
+                    event: event.clone(),
+                },
             });
             while log.events.len() > max {
                 log.events.pop_front();
@@ -164,7 +205,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_newer_stream_mark_takes_the_place_of_older_ones() {
-        let log = InMemoryEventLog::new(10);
+        let log = InMemoryEventLog::new(10, Duration::from_secs(60));
         let client = ClientId::parse("tab").unwrap();
         let mark = |s: &str| ClientEvent::StreamOpened {
             stream: StreamId::parse(s).unwrap(),
@@ -189,5 +230,30 @@ mod tests {
             .collect()
             .await;
         assert_eq!(events, vec![progress, mark("two")]);
+    }
+
+    #[tokio::test]
+    async fn events_past_the_retention_go_and_so_do_clients_nobody_follows() {
+        let log = InMemoryEventLog::new(10, Duration::from_millis(50));
+        let gone = ClientId::parse("closed-tab").unwrap();
+        let watched = ClientId::parse("open-tab").unwrap();
+        let mark = ClientEvent::StreamOpened {
+            stream: StreamId::parse("s").unwrap(),
+        };
+        log.append(&gone, &mark).await.unwrap();
+        let _follower = log.follow(&watched, None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let fresh = ClientId::parse("new-tab").unwrap();
+        log.append(&fresh, &mark).await.unwrap();
+        let (kept, old_events) = log.with(|inner| {
+            let mut kept: Vec<String> = inner.clients.keys().map(|c| c.to_string()).collect();
+            kept.sort();
+            (kept, inner.clients.get(&gone).map(|l| l.events.len()))
+        });
+        assert_eq!(
+            old_events, None,
+            "the old client's event aged out and it was forgotten"
+        );
+        assert_eq!(kept, vec!["new-tab", "open-tab"], "a followed client stays");
     }
 }
