@@ -40,6 +40,32 @@ fn params(frame: &Frame) -> &Value {
     &frame.data["params"]
 }
 
+/// Two replicas sharing one nats-server, both connected to it, and a session valid on both.
+struct TwoReplicas {
+    _nats: NatsServer,
+    _standin: NoetlStandIn,
+    a: TestGateway,
+    b: TestGateway,
+    token: String,
+}
+
+async fn two_replicas(user_id: i64, email: &str) -> TwoReplicas {
+    let nats = NatsServer::start();
+    let standin = NoetlStandIn::start().await;
+    let a = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
+    let b = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
+    let token = standin.add_session(user_id, email, json!([]));
+    a.wait_nats_connected().await;
+    b.wait_nats_connected().await;
+    TwoReplicas {
+        _nats: nats,
+        _standin: standin,
+        a,
+        b,
+        token,
+    }
+}
+
 #[tokio::test]
 async fn the_browser_flow_receives_progress_then_state_then_result() {
     let standin = NoetlStandIn::start().await;
@@ -474,13 +500,13 @@ async fn an_entry_the_gateway_cannot_read_is_skipped_not_a_dead_end() {
 
 #[tokio::test]
 async fn a_newer_stream_on_another_replica_replaces_the_older_one() {
-    let nats = NatsServer::start();
-    let standin = NoetlStandIn::start().await;
-    let a = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
-    let b = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
-    let token = standin.add_session(37, "tabs@example.com", json!([]));
-    a.wait_nats_connected().await;
-    b.wait_nats_connected().await;
+    let TwoReplicas {
+        _nats,
+        _standin,
+        a,
+        b,
+        token,
+    } = two_replicas(37, "tabs@example.com").await;
 
     let mut older = open(&a, &token, "tab-r", None).await;
     let mut newer = open(&b, &token, "tab-r", None).await;
@@ -515,13 +541,13 @@ async fn a_newer_stream_on_another_replica_replaces_the_older_one() {
 
 #[tokio::test]
 async fn a_stream_with_a_generated_client_id_is_replaced_from_another_replica_too() {
-    let nats = NatsServer::start();
-    let standin = NoetlStandIn::start().await;
-    let a = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
-    let b = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
-    let token = standin.add_session(39, "fresh@example.com", json!([]));
-    a.wait_nats_connected().await;
-    b.wait_nats_connected().await;
+    let TwoReplicas {
+        _nats,
+        _standin,
+        a,
+        b,
+        token,
+    } = two_replicas(39, "fresh@example.com").await;
 
     let mut first = SseClient::connect(
         a.http
