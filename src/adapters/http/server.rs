@@ -86,8 +86,7 @@ where
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => {
-                    let peer = Peer { local: local.clone(), remote };
-                    tokio::spawn(connection(stream, peer, endpoint.clone(), limits.send_timeout, phase.subscribe()));
+                    tokio::spawn(connection(stream, local.clone(), remote, endpoint.clone(), limits.send_timeout, phase.subscribe()));
                 }
                 Err(err) => {
                     tracing::warn!(name, error = %err, "accept failed; retrying shortly");
@@ -114,21 +113,15 @@ where
     Ok(())
 }
 
-/// The two ends of an accepted connection.
-struct Peer {
-    local: LocalAddr,
-    remote: SocketAddr,
-}
-
 /// Serves one connection with the protocol its first bytes name.
 async fn connection(
     stream: TcpStream,
-    peer: Peer,
+    local: LocalAddr,
+    remote: SocketAddr,
     endpoint: SharedEndpoint,
     send_timeout: Duration,
     mut phase: watch::Receiver<Phase>,
 ) {
-    let Peer { local, remote } = peer;
     // Responses are written whole; small ones (SSE frames, JSON answers) should not wait for
     // the peer's delayed acknowledgement of the previous one.
     let _ = stream.set_nodelay(true);
