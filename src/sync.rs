@@ -21,7 +21,7 @@ pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 /// A number that tasks can wait on to change: what a `watch::channel<u64>` does here, in a
-/// tenth of its memory (one per live client stream is kept, twice).
+/// quarter of its memory (one per live client stream is kept, twice).
 #[derive(Debug, Default)]
 pub(crate) struct Beacon {
     value: AtomicU64,

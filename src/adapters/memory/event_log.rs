@@ -81,18 +81,19 @@ impl InMemoryEventLog {
         }
     }
 
-    /// Runs `f` on the log, first sweeping it when the last sweep is old enough.
-    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+    /// Runs `f` on the log and the time of the call, first sweeping the log when the last
+    /// sweep is old enough.
+    fn with<T>(&self, f: impl FnOnce(&mut Inner, Instant) -> T) -> T {
         let mut inner = crate::sync::lock(&self.inner);
         let now = Instant::now();
         if now.duration_since(inner.last_sweep) >= self.retention.min(MAX_SWEEP_INTERVAL) {
             inner.sweep(self.retention, now);
         }
-        f(&mut inner)
+        f(&mut inner, now)
     }
 
     fn read_after(&self, client: &ClientId, after: Option<u64>) -> VecDeque<LoggedEvent> {
-        self.with(|inner| {
+        self.with(|inner, _| {
             inner
                 .clients
                 .get(client)
@@ -123,7 +124,7 @@ impl EventLog for InMemoryEventLog {
         event: &ClientEvent,
     ) -> Result<EventCursor, EventLogError> {
         let max = self.max_per_client;
-        Ok(self.with(|inner| {
+        Ok(self.with(|inner, now| {
             let cursor = EventCursor::new(inner.next);
             inner.next += 1;
             let log = inner
@@ -142,7 +143,7 @@ impl EventLog for InMemoryEventLog {
                 log.events.reserve_exact(1);
             }
             log.events.push_back(Stored {
-                at: Instant::now(),
+                at: now,
                 logged: LoggedEvent {
                     cursor,
                     event: event.clone(),
@@ -161,7 +162,7 @@ impl EventLog for InMemoryEventLog {
         client: &ClientId,
         after: Option<EventCursor>,
     ) -> Result<EventStream, EventLogError> {
-        let newest = self.with(|inner| {
+        let newest = self.with(|inner, _| {
             inner
                 .clients
                 .entry(client.clone())
@@ -245,7 +246,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(80)).await;
         let fresh = ClientId::parse("new-tab").unwrap();
         log.append(&fresh, &mark).await.unwrap();
-        let (kept, old_events) = log.with(|inner| {
+        let (kept, old_events) = log.with(|inner, _| {
             let mut kept: Vec<String> = inner.clients.keys().map(|c| c.to_string()).collect();
             kept.sort();
             (kept, inner.clients.get(&gone).map(|l| l.events.len()))
