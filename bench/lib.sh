@@ -11,6 +11,8 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 build() { cargo build --release --locked --quiet --bin noetl-gateway --example loadgen; }
 wait_http() { for _ in $(seq 500); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.02; done; echo "no answer from $1" >&2; return 1; }
+# proc_kib PID [FIELD]: a memory field of /proc/PID/status in KiB (VmRSS unless given).
+proc_kib() { awk -v k="${2:-VmRSS}" '$1 == k":" {print $2}' "/proc/$1/status"; }
 json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 # result BENCH METRIC VALUE [TARGET]: one line of the summary table `bench/run.sh` prints,
 # appended to $BENCH_RESULTS when set (a tab-separated file).

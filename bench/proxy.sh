@@ -94,12 +94,11 @@ ld=$P99_DIRECT; ln=$P99_NGINX; lg=$P99_GATEWAY
 result "proxy" "p99 added by the gateway at $LIGHT req/s" "$((lg - ld)) us"
 result "proxy" "p99 added by nginx at $LIGHT req/s" "$((ln - ld)) us"
 
-rss() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
-before=$(rss "$gw" VmRSS)
+before=$(proc_kib "$gw")
 up_code=$(curl -s -o /dev/null -w '%{http_code}' -H 'authorization: Bearer bench-proxy-session' -H 'content-type: application/octet-stream' \
   -T "$work/big.bin" "http://127.0.0.1:$pub/noetl/upload")
 down_bytes=$(curl -s -H 'authorization: Bearer bench-proxy-session' "http://127.0.0.1:$pub/noetl/download" | wc -c)
-peak=$(rss "$gw" VmHWM)
+peak=$(proc_kib "$gw" VmHWM)
 echo "1 GiB upload: HTTP $up_code; 1 GiB download: $down_bytes bytes"
 python3 -c "print(f'gateway RSS before {$before} KiB, high-water mark after {$peak} KiB: grew {($peak-$before)/1024:.1f} MiB (target < 64)')"
 result "proxy" "RSS growth over 1 GiB up + 1 GiB down" "$(python3 -c "print(f'{($peak-$before)/1024:.1f} MiB')")" "< 64 MiB"

@@ -27,11 +27,10 @@ start_gateway() { # name nats_url [internal_url]
   wait_http "http://127.0.0.1:$pub/health"
   eval "$1_PUB=127.0.0.1:$pub $1_INT=127.0.0.1:$int $1_PID=$pid"
 }
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 echo "== capacity: $CLIENTS streams, single-replica mode"
 start_gateway G memory
-base=$(rss_kib "$G_PID")
+base=$(proc_kib "$G_PID")
 half=$((CLIENTS / 2))
 out1=$(mktemp); out2=$(mktemp)
 "$SSE_BENCH" --public "$G_PUB" --internal "$G_INT" --clients "$half" --offset "$half" --measured 0 --hold 8 >"$out2" &
@@ -42,7 +41,7 @@ for out in "$out1" "$out2"; do
   until grep -q '"phase":"open"' "$out" 2>/dev/null; do sleep 0.5; kill -0 $bench1 2>/dev/null || break; done
 done
 sleep 1
-held=$(rss_kib "$G_PID")
+held=$(proc_kib "$G_PID")
 wait $bench1 $bench2 || true
 cat "$out1" "$out2"
 opened=$(cat "$out1" "$out2" | grep '"phase":"open"' | python3 -c 'import json,sys; print(sum(json.loads(l)["clients"] for l in sys.stdin))')
@@ -67,13 +66,13 @@ kill "$G_PID" 2>/dev/null || true
 H2_CLIENTS=${H2_CLIENTS:-20000}; H2_CONNECTIONS=${H2_CONNECTIONS:-100}
 echo "== capacity: $H2_CLIENTS streams over $H2_CONNECTIONS HTTP/2 connections, single-replica mode"
 start_gateway H memory
-base=$(rss_kib "$H_PID")
+base=$(proc_kib "$H_PID")
 out3=$(mktemp)
 "$SSE_BENCH" --public "$H_PUB" --internal "$H_INT" --clients "$H2_CLIENTS" --http2 "$H2_CONNECTIONS" --measured 0 --hold 4 >"$out3" &
 bench3=$!
 until grep -q '"phase":"open"' "$out3" 2>/dev/null; do sleep 0.5; kill -0 $bench3 2>/dev/null || break; done
 sleep 1
-held=$(rss_kib "$H_PID")
+held=$(proc_kib "$H_PID")
 wait $bench3 || true
 cat "$out3"
 opened=$(grep '"phase":"open"' "$out3" | python3 -c 'import json,sys; print(sum(json.loads(l)["clients"] for l in sys.stdin))')

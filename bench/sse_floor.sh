@@ -12,13 +12,13 @@ for mode in poem-server auto h1-sse h1-chunks h1-raw; do
   port=$(free_port)
   "$TARGET/release/examples/sse_floor" "$port" "$mode" & pid=$!; PIDS+=($pid)
   until curl -s -m 0.2 -o /dev/null "http://127.0.0.1:$port/"; [ $? -ne 7 ]; do sleep 0.05; done
-  base=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  base=$(proc_kib "$pid")
   out=$(mktemp)
   "$TARGET/release/examples/sse_bench" --public "127.0.0.1:$port" --internal 127.0.0.1:9 \
     --clients "$STREAMS" --measured 0 --hold 3 >"$out" & bench=$!
   until grep -q '"phase":"open"' "$out" 2>/dev/null; do sleep 0.3; done
   sleep 1
-  held=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  held=$(proc_kib "$pid")
   wait $bench || true
   opened=$(json_field "$(grep '"phase":"open"' "$out")" clients)
   echo "$mode: $opened streams, $(python3 -c "print(f'{($held-$base)/max($opened,1):.1f}')") KiB per stream"
