@@ -40,28 +40,30 @@ fn params(frame: &Frame) -> &Value {
     &frame.data["params"]
 }
 
-/// Two replicas sharing one nats-server, both connected to it, and a session valid on both.
-struct TwoReplicas {
-    _nats: NatsServer,
+/// Gateways sharing one nats-server, all connected to it, and a session valid on each.
+struct OnNats {
+    nats: NatsServer,
     _standin: NoetlStandIn,
-    a: TestGateway,
-    b: TestGateway,
+    gateways: Vec<TestGateway>,
     token: String,
 }
 
-async fn two_replicas(user_id: i64, email: &str) -> TwoReplicas {
+async fn on_nats(replicas: usize, user_id: i64, email: &str) -> OnNats {
     let nats = NatsServer::start();
     let standin = NoetlStandIn::start().await;
-    let a = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
-    let b = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
+    let mut gateways = Vec::new();
+    for _ in 0..replicas {
+        let gw = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
+        gateways.push(gw);
+    }
     let token = standin.add_session(user_id, email, json!([]));
-    a.wait_nats_connected().await;
-    b.wait_nats_connected().await;
-    TwoReplicas {
-        _nats: nats,
+    for gw in &gateways {
+        gw.wait_nats_connected().await;
+    }
+    OnNats {
+        nats,
         _standin: standin,
-        a,
-        b,
+        gateways,
         token,
     }
 }
@@ -363,20 +365,17 @@ async fn callback_routes_refuse_what_they_must() {
 
 #[tokio::test]
 async fn ten_thousand_callbacks_reach_a_hundred_clients_each_frame_once() {
-    let nats = NatsServer::start();
-    let standin = NoetlStandIn::start().await;
-    let gw = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
-    let token = standin.add_session(36, "load@example.com", json!([]));
-    gw.wait_nats_connected().await;
+    let shared = on_nats(1, 36, "load@example.com").await;
+    let (gw, token) = (&shared.gateways[0], &shared.token);
     let mut clients = Vec::new();
     for c in 0..100 {
         let client = format!("load-{c}");
-        let started = execute(&gw, &token, SILENT, &client, json!({"delay_ms": 600000})).await;
+        let started = execute(gw, token, SILENT, &client, json!({"delay_ms": 600000})).await;
         clients.push((client, started["requestId"].as_str().unwrap().to_owned()));
     }
     let mut readers = Vec::new();
     for (i, (client, _)) in clients.iter().enumerate() {
-        let sse = open(&gw, &token, client, None).await;
+        let sse = open(gw, token, client, None).await;
         let slow = i == 0;
         readers.push(tokio::spawn(async move {
             let mut sse = sse;
@@ -454,14 +453,11 @@ async fn on_shutdown_open_streams_are_told_to_reconnect_with_their_cursor() {
 
 #[tokio::test]
 async fn an_entry_the_gateway_cannot_read_is_skipped_not_a_dead_end() {
-    let nats = NatsServer::start();
-    let standin = NoetlStandIn::start().await;
-    let gw = TestGateway::start(base_raw_config(&standin.base_url(), Some(&nats.url()))).await;
-    let token = standin.add_session(36, "odd@example.com", json!([]));
-    gw.wait_nats_connected().await;
+    let shared = on_nats(1, 36, "odd@example.com").await;
+    let (gw, token) = (&shared.gateways[0], &shared.token);
 
-    let mut sse = open(&gw, &token, "tab-odd", None).await;
-    let nats_client = async_nats::connect(nats.url()).await.unwrap();
+    let mut sse = open(gw, token, "tab-odd", None).await;
+    let nats_client = async_nats::connect(shared.nats.url()).await.unwrap();
     for payload in ["not json", r#"{"kind":"from_a_newer_version","x":1}"#] {
         nats_client
             .publish("playbooks.executions.client.tab-odd", payload.into())
@@ -469,7 +465,7 @@ async fn an_entry_the_gateway_cannot_read_is_skipped_not_a_dead_end() {
             .unwrap();
     }
     nats_client.flush().await.unwrap();
-    let started = execute(&gw, &token, ECHO, "tab-odd", json!({"n": 7})).await;
+    let started = execute(gw, token, ECHO, "tab-odd", json!({"n": 7})).await;
     let mut seen = Vec::new();
     while let Some(frame) = sse.next_within(Duration::from_secs(5)).await {
         if frame.event == "ping" {
@@ -490,7 +486,7 @@ async fn an_entry_the_gateway_cannot_read_is_skipped_not_a_dead_end() {
     assert_eq!(params(&seen[2])["requestId"], started["requestId"]);
 
     drop(sse);
-    let mut again = open(&gw, &token, "tab-odd", Some("1")).await;
+    let mut again = open(gw, token, "tab-odd", Some("1")).await;
     let replayed = again.next_event().await;
     assert_eq!(
         replayed.event, "playbook/progress",
@@ -500,16 +496,11 @@ async fn an_entry_the_gateway_cannot_read_is_skipped_not_a_dead_end() {
 
 #[tokio::test]
 async fn a_newer_stream_on_another_replica_replaces_the_older_one() {
-    let TwoReplicas {
-        _nats,
-        _standin,
-        a,
-        b,
-        token,
-    } = two_replicas(37, "tabs@example.com").await;
+    let shared = on_nats(2, 37, "tabs@example.com").await;
+    let (a, b, token) = (&shared.gateways[0], &shared.gateways[1], &shared.token);
 
-    let mut older = open(&a, &token, "tab-r", None).await;
-    let mut newer = open(&b, &token, "tab-r", None).await;
+    let mut older = open(a, token, "tab-r", None).await;
+    let mut newer = open(b, token, "tab-r", None).await;
     let mut told = Vec::new();
     while let Some(frame) = older.next_within(Duration::from_secs(5)).await {
         told.push(frame);
@@ -523,7 +514,7 @@ async fn a_newer_stream_on_another_replica_replaces_the_older_one() {
         "with a retry hint: {told:?}"
     );
 
-    let started = execute(&b, &token, ECHO, "tab-r", json!({"n": 9})).await;
+    let started = execute(b, token, ECHO, "tab-r", json!({"n": 9})).await;
     let mut events = Vec::new();
     while let Some(frame) = newer.next_within(Duration::from_secs(5)).await {
         events.push(frame.event.clone());
@@ -541,13 +532,8 @@ async fn a_newer_stream_on_another_replica_replaces_the_older_one() {
 
 #[tokio::test]
 async fn a_stream_with_a_generated_client_id_is_replaced_from_another_replica_too() {
-    let TwoReplicas {
-        _nats,
-        _standin,
-        a,
-        b,
-        token,
-    } = two_replicas(39, "fresh@example.com").await;
+    let shared = on_nats(2, 39, "fresh@example.com").await;
+    let (a, b, token) = (&shared.gateways[0], &shared.gateways[1], &shared.token);
 
     let mut first = SseClient::connect(
         a.http
@@ -556,7 +542,7 @@ async fn a_stream_with_a_generated_client_id_is_replaced_from_another_replica_to
     .await;
     let init = first.next().await;
     let client = init.data["result"]["clientId"].as_str().unwrap().to_owned();
-    let _again = open(&b, &token, &client, None).await;
+    let _again = open(b, token, &client, None).await;
     let mut told = Vec::new();
     while let Some(frame) = first.next_within(Duration::from_secs(5)).await {
         told.push(frame.event);
