@@ -1,23 +1,22 @@
-//! Adapters (noetl): the streaming `Forwarder` over a pooled hyper-util client. Bodies pass
-//! through chunk by chunk in both directions; the first-byte bound covers connecting,
-//! sending the head and waiting for the response head, never the streaming that follows.
+//! Adapters (noetl): the streaming `Forwarder` of the proxy. Bodies pass through chunk by
+//! chunk in both directions over kept-alive connections (`upstream`); the first-byte bound
+//! covers connecting, sending the head and waiting for the response head, never the
+//! streaming that follows.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use http::{Request, Uri};
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, BodyStream, Empty, StreamBody};
+use http::{HeaderValue, Request, Uri, header};
+use http_body_util::{BodyExt, Empty, StreamBody};
 use hyper::body::Frame;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
+use super::upstream::{Pool, ProxyBody, SendError, Streaming, Upstream};
 use crate::ports::{ForwardError, ForwardRequest, ForwardResponse, Forwarder};
 
-type ProxyBody = UnsyncBoxBody<Bytes, std::io::Error>;
+/// Idle connections kept for reuse, and for how long.
+const MAX_IDLE: usize = 256;
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where and how patiently to forward.
 #[derive(Debug, Clone)]
@@ -28,31 +27,114 @@ pub struct ForwarderSettings {
     pub first_byte_timeout: Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HyperForwarder {
-    settings: Arc<ForwarderSettings>,
-    client: Client<HttpConnector, ProxyBody>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: ForwarderSettings,
+    /// `host:port` of the base URL, and its `Host` header; `None` when it has no authority.
+    target: Option<(String, HeaderValue)>,
+    /// The base URL's path, put before every forwarded path.
+    prefix: String,
+    pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for HyperForwarder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HyperForwarder")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HyperForwarder {
     pub fn new(settings: ForwarderSettings) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(settings.connect_timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .build(connector);
+        let base: Option<Uri> = settings.base_url.parse().ok();
+        let target = base.as_ref().and_then(Uri::authority).and_then(|a| {
+            let port = a.port_u16().unwrap_or(80);
+            let host = HeaderValue::from_str(a.as_str()).ok()?;
+            Some((format!("{}:{port}", a.host()), host))
+        });
+        let prefix = base
+            .as_ref()
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
         Self {
-            settings: Arc::new(settings),
-            client,
+            inner: Arc::new(Inner {
+                settings,
+                target,
+                prefix,
+                pool: Arc::new(Pool::new(MAX_IDLE, IDLE_TIMEOUT)),
+            }),
         }
+    }
+}
+
+impl Inner {
+    /// A connection ready for a request: a pooled one, else a new one.
+    async fn checkout(&self, addr: &str) -> Result<Upstream, ForwardError> {
+        while let Some(mut upstream) = self.pool.take() {
+            if upstream.ready().await {
+                return Ok(upstream);
+            }
+        }
+        let connecting = Upstream::connect(addr);
+        let mut upstream = tokio::time::timeout(self.settings.connect_timeout, connecting)
+            .await
+            .map_err(|_| ForwardError::Unreachable("connecting to NoETL timed out".into()))?
+            .map_err(|e| ForwardError::Unreachable(Box::new(e)))?;
+        if upstream.ready().await {
+            Ok(upstream)
+        } else {
+            Err(ForwardError::Unreachable(
+                "NoETL closed the connection at once".into(),
+            ))
+        }
+    }
+
+    /// Sends the request, once more on a new connection when a pooled one turned out to be
+    /// closed before anything was written.
+    async fn exchange(
+        self: &Arc<Self>,
+        addr: &str,
+        request: Request<ProxyBody>,
+    ) -> Result<ForwardResponse, ForwardError> {
+        let mut request = request;
+        for attempt in 0..2 {
+            let mut upstream = self.checkout(addr).await?;
+            match upstream.send(request).await {
+                Ok(response) => {
+                    let (parts, incoming) = response.into_parts();
+                    let body = Streaming::new(incoming, upstream, self.pool.clone());
+                    return Ok(ForwardResponse {
+                        status: parts.status,
+                        headers: parts.headers,
+                        body: body.boxed(),
+                    });
+                }
+                Err(SendError::Unsent(unsent, _)) if attempt == 0 => request = *unsent,
+                Err(SendError::Unsent(_, e) | SendError::Failed(e)) => {
+                    return Err(ForwardError::Unreachable(Box::new(e)));
+                }
+            }
+        }
+        Err(ForwardError::Unreachable(
+            "no connection to NoETL took the request".into(),
+        ))
     }
 }
 
 impl Forwarder for HyperForwarder {
     async fn forward(&self, request: ForwardRequest) -> Result<ForwardResponse, ForwardError> {
-        let uri: Uri = format!("{}{}", self.settings.base_url, request.path_and_query)
+        let Some((addr, host)) = &self.inner.target else {
+            return Err(ForwardError::BadRequest(
+                "NOETL_BASE_URL names no host".to_owned(),
+            ));
+        };
+        let target = format!("{}{}", self.inner.prefix, request.path_and_query);
+        let uri: Uri = target
             .parse()
             .map_err(|e: http::uri::InvalidUri| ForwardError::BadRequest(e.to_string()))?;
         // A request without a body goes out with an empty one, not an empty chunked stream.
@@ -67,22 +149,12 @@ impl Forwarder for HyperForwarder {
             .body(body)
             .map_err(|e| ForwardError::BadRequest(e.to_string()))?;
         *outgoing.headers_mut() = request.headers;
-        let response = tokio::time::timeout(
-            self.settings.first_byte_timeout,
-            self.client.request(outgoing),
+        outgoing.headers_mut().insert(header::HOST, host.clone());
+        tokio::time::timeout(
+            self.inner.settings.first_byte_timeout,
+            self.inner.exchange(addr, outgoing),
         )
         .await
         .map_err(|_| ForwardError::Timeout)?
-        .map_err(|e| ForwardError::Unreachable(Box::new(e)))?;
-        let (parts, incoming) = response.into_parts();
-        let body = BodyStream::new(incoming)
-            .try_filter_map(|frame| std::future::ready(Ok(frame.into_data().ok())))
-            .map_err(std::io::Error::other)
-            .boxed();
-        Ok(ForwardResponse {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
     }
 }
