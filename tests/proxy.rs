@@ -152,13 +152,24 @@ fn seen_paths(seen: &Seen) -> Vec<String> {
 async fn every_method_passes_through_with_identity_and_without_credentials() {
     let (up, seen) = start_upstream().await;
     let gw = gateway(&up).await;
-    for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
-        let resp = gw
+    // Without `Origin` a request skips poem's routing; a browser's goes through it (for
+    // CORS). Both ways must forward alike.
+    let ways = [None, Some("https://app.example.com")];
+    for (method, origin) in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        .into_iter()
+        .flat_map(|m| ways.map(|o| (m, o)))
+    {
+        let mut request = gw
             .http
             .request(
                 method.parse().unwrap(),
                 gw.public("/noetl/executions/42?limit=5&status=201"),
             )
+            .header("x-request-id", format!("req-{method}"));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let resp = request
             .bearer_auth(TOKEN)
             .header("x-noetl-user-id", "999")
             .header("x-user-role", "root")
@@ -168,8 +179,16 @@ async fn every_method_passes_through_with_identity_and_without_credentials() {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 201, "{method}: status passes through");
+        assert_eq!(
+            resp.status(),
+            201,
+            "{method} {origin:?}: status passes through"
+        );
         assert_eq!(resp.headers()["x-upstream"], "yes");
+        assert_eq!(
+            resp.headers()["x-request-id"],
+            format!("req-{method}").as_str()
+        );
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["method"], method);
         assert_eq!(body["path"], "/api/executions/42");
@@ -192,7 +211,8 @@ async fn every_method_passes_through_with_identity_and_without_credentials() {
         );
         assert_eq!(h["x-custom"], "kept");
         assert!(h["x-forwarded-for"].as_str().unwrap().contains("127.0.0.1"));
-        assert!(h["x-request-id"].is_string() && h["x-forwarded-host"].is_string());
+        assert_eq!(h["x-request-id"], format!("req-{method}"));
+        assert!(h["x-forwarded-host"].is_string());
     }
     let head = gw
         .http
@@ -202,7 +222,7 @@ async fn every_method_passes_through_with_identity_and_without_credentials() {
         .await
         .unwrap();
     assert_eq!(head.status(), 204, "HEAD passes through");
-    assert_eq!(seen.0.lock().unwrap().len(), 7);
+    assert_eq!(seen.0.lock().unwrap().len(), 13);
 }
 
 #[tokio::test]

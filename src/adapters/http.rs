@@ -18,6 +18,7 @@ mod health;
 mod metrics_api;
 mod proxy;
 mod proxy_headers;
+mod proxy_shortcut;
 mod request_id;
 mod route_label;
 mod routes;
@@ -27,7 +28,8 @@ mod session_auth;
 mod wire_execution_id;
 
 pub use error::{ErrorBody, ErrorCode};
+pub use proxy_shortcut::proxy_shortcut;
 pub use request_id::CorrelationId;
 pub use routes::{internal_endpoint, internal_openapi_json, openapi_json, public_endpoint};
-pub use server::{ConnectionLimits, serve};
+pub use server::{ConnectionLimits, Shortcut, serve};
 pub use session_auth::token_from_request;

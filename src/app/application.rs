@@ -24,7 +24,9 @@ use super::wiring::{
     BusAdapter, EventLogAdapter, ReplyBusAdapter, RequestStoreAdapter, RunnerAdapter,
     SessionCacheAdapter, open_shared_state,
 };
-use crate::adapters::http::{ConnectionLimits, internal_endpoint, public_endpoint, serve};
+use crate::adapters::http::{
+    ConnectionLimits, internal_endpoint, proxy_shortcut, public_endpoint, serve,
+};
 use crate::adapters::memory::{
     InMemoryBus, InMemoryEventLog, InMemoryReplyBus, InMemoryRequestStore, InMemorySessionCache,
 };
@@ -281,6 +283,7 @@ impl Application {
             self.public,
             "public",
             public_endpoint(self.gateway.clone()),
+            Some(proxy_shortcut(self.gateway.clone())),
             stopped(stop_rx.clone()),
             limits,
         );
@@ -288,6 +291,7 @@ impl Application {
             self.internal,
             "internal",
             internal_endpoint(self.gateway.clone()),
+            None,
             stopped(stop_rx),
             limits,
         );

@@ -47,31 +47,16 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        let id =
-            CorrelationId::from_header(req.headers().get(HEADER).and_then(|v| v.to_str().ok()));
-        req.extensions_mut().insert(id.clone());
-        // The path only: query strings may carry tokens (EventSource cannot send headers).
-        let route = route_template(req.uri().path());
-        let method = method_label(req.method());
-        let span = tracing::info_span!(
-            "request",
-            otel.name = %format_args!("{method} {route}"),
-            otel.kind = "server",
-            request_id = %id.as_str(),
-            method,
-            path = %req.uri().path(),
-            http.route = route,
-            http.response.status_code = tracing::field::Empty,
-        );
-        trace_context::continue_from(&span, req.headers());
-        let started = std::time::Instant::now();
-        let outcome = self.inner.call(req).instrument(span.clone()).await;
-        let mut response = match outcome {
+        let scope = RequestScope::begin(req.method(), req.uri().path(), req.headers());
+        req.extensions_mut().insert(scope.id.clone());
+        let outcome = self.inner.call(req).instrument(scope.span.clone()).await;
+        let id = &scope.id;
+        let response = match outcome {
             Ok(output) => {
                 let response = output.into_response();
                 if needs_envelope(&response) {
                     let status = response.status();
-                    let mut wrapped = error_response(status, &default_message(status), &id);
+                    let mut wrapped = error_response(status, &default_message(status), id);
                     carry_headers(&response, &mut wrapped);
                     wrapped
                 } else {
@@ -93,33 +78,79 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
                 } else {
                     ErrorCode::for_status(status)
                 };
-                coded_error_response(status, code, &message, &id)
+                coded_error_response(status, code, &message, id)
             }
         };
-        if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        Ok(scope.finish(response, &self.metrics))
+    }
+}
+
+/// What every request gets around its handling, whichever way it is routed: a correlation
+/// id (echoed on the answer), a span, a count in the metrics and a log line.
+pub(crate) struct RequestScope {
+    pub(crate) id: CorrelationId,
+    pub(crate) span: tracing::Span,
+    route: &'static str,
+    method: &'static str,
+    started: std::time::Instant,
+}
+
+impl RequestScope {
+    pub(crate) fn begin(
+        method: &poem::http::Method,
+        path: &str,
+        headers: &poem::http::HeaderMap,
+    ) -> Self {
+        let id = CorrelationId::from_header(headers.get(HEADER).and_then(|v| v.to_str().ok()));
+        // The path only: query strings may carry tokens (EventSource cannot send headers).
+        let route = route_template(path);
+        let method = method_label(method);
+        let span = tracing::info_span!(
+            "request",
+            otel.name = %format_args!("{method} {route}"),
+            otel.kind = "server",
+            request_id = %id.as_str(),
+            method,
+            path = %path,
+            http.route = route,
+            http.response.status_code = tracing::field::Empty,
+        );
+        trace_context::continue_from(&span, headers);
+        Self {
+            id,
+            span,
+            route,
+            method,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// Stamps the answer with the correlation id (and `Allow` on a 405), counts and logs it.
+    pub(crate) fn finish(self, mut response: Response, metrics: &Metrics) -> Response {
+        if let Ok(value) = HeaderValue::from_str(self.id.as_str()) {
             response.headers_mut().insert(HEADER, value);
         }
         if response.status() == StatusCode::METHOD_NOT_ALLOWED
             && !response.headers().contains_key(header::ALLOW)
-            && let Some(allow) = allowed_methods(route)
+            && let Some(allow) = allowed_methods(self.route)
         {
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
-        let took = started.elapsed();
+        let took = self.started.elapsed();
         let status = response.status().as_u16();
-        span.record("http.response.status_code", status);
-        self.metrics
-            .http_request(route, Cow::Borrowed(method), status, took);
+        self.span.record("http.response.status_code", status);
+        metrics.http_request(self.route, Cow::Borrowed(self.method), status, took);
         // Logged inside the span (not only with it as parent) so JSON lines list it.
-        let _inside = span.enter();
-        tracing::info!(
-            status,
-            elapsed_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-            "response"
-        );
-        Ok(response)
+        self.span.in_scope(|| {
+            tracing::info!(
+                status,
+                elapsed_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+                "response"
+            );
+        });
+        response
     }
 }
 

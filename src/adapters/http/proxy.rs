@@ -4,11 +4,12 @@
 //! and `X-Forwarded-*`, enforces the body limit while streaming, and answers upstream
 //! failures with the JSON error model (502 unreachable, 504 slow).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures_util::{StreamExt, TryStreamExt};
-use poem::http::{StatusCode, header};
+use poem::http::{HeaderMap, Method, StatusCode, Uri, header};
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 
@@ -16,9 +17,9 @@ use super::envelope::{coded_error_response, error_response};
 use super::error::ErrorCode;
 use super::proxy_headers::{upstream_headers, without_hop_by_hop};
 use super::request_id::CorrelationId;
-use super::session_auth::authenticate;
+use super::session_auth::authenticate_parts;
 use crate::app::Gateway;
-use crate::ports::{ForwardError, ForwardRequest, Forwarder};
+use crate::ports::{BodyStream, ForwardError, ForwardRequest, Forwarder};
 
 /// The checked upstream path and query of a request under `/noetl/`, worked out once before
 /// routing and read back by the handler.
@@ -33,7 +34,7 @@ pub(crate) fn check_before_routing(req: &mut Request) -> Result<(), &'static str
         && (path[..7].eq_ignore_ascii_case(b"/noetl/")
             || path.len() >= 9 && path[..9].eq_ignore_ascii_case(b"/noetl%2f"));
     if for_proxy {
-        let target = upstream_target(req)?;
+        let target = upstream_target(req.uri())?;
         req.extensions_mut().insert(UpstreamTarget(target));
     }
     Ok(())
@@ -41,9 +42,8 @@ pub(crate) fn check_before_routing(req: &mut Request) -> Result<(), &'static str
 
 /// The upstream path and query for a request under `/noetl/`, or why it is refused. Checks
 /// the raw (still percent-encoded) path, then the decoded one.
-fn upstream_target(req: &Request) -> Result<String, &'static str> {
-    let raw = req
-        .uri()
+pub(crate) fn upstream_target(uri: &Uri) -> Result<String, &'static str> {
+    let raw = uri
         .path()
         .strip_prefix("/noetl/")
         .ok_or("the path must start with /noetl/")?;
@@ -58,7 +58,7 @@ fn upstream_target(req: &Request) -> Result<String, &'static str> {
     if decoded.split('/').any(|seg| seg == ".." || seg == ".") {
         return Err("'.' and '..' segments are not allowed");
     }
-    let query = req.uri().query();
+    let query = uri.query();
     let mut target = String::with_capacity(6 + raw.len() + query.map_or(0, |q| q.len() + 1));
     target.push_str("/api/");
     target.push_str(raw);
@@ -86,6 +86,18 @@ fn percent_decode(raw: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// What the proxy needs of a client request besides its body.
+pub(crate) struct ProxyCall<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) headers: &'a HeaderMap,
+    /// The client's address, for `X-Forwarded-For`.
+    pub(crate) remote: Option<IpAddr>,
+    pub(crate) id: &'a CorrelationId,
+}
+
+/// The proxy as a poem route: the way requests take when poem routes them (browsers' ones,
+/// so CORS applies; see `proxy_shortcut` for the others).
 #[handler]
 pub async fn proxy(req: &Request, body: Body, gateway: Data<&Arc<Gateway>>) -> Response {
     let id = req
@@ -95,12 +107,31 @@ pub async fn proxy(req: &Request, body: Body, gateway: Data<&Arc<Gateway>>) -> R
         .unwrap_or_else(|| CorrelationId::from_header(None));
     let target = match req.extensions().get::<UpstreamTarget>() {
         Some(UpstreamTarget(t)) => t.clone(),
-        None => match upstream_target(req) {
+        None => match upstream_target(req.uri()) {
             Ok(t) => t,
             Err(why) => return error_response(StatusCode::BAD_REQUEST, why, &id),
         },
     };
-    let (_, session) = match authenticate(&gateway, req, false).await {
+    let call = ProxyCall {
+        method: req.method(),
+        uri: req.uri(),
+        headers: req.headers(),
+        remote: req.remote_addr().as_socket_addr().map(|a| a.ip()),
+        id: &id,
+    };
+    forward(&gateway, &call, target, body.into_bytes_stream().boxed()).await
+}
+
+/// Authenticates the caller, applies the path policy and the body limit, and streams the
+/// request to `target` (an upstream path and query) and NoETL's answer back.
+pub(crate) async fn forward(
+    gateway: &Arc<Gateway>,
+    call: &ProxyCall<'_>,
+    target: String,
+    body: BodyStream,
+) -> Response {
+    let id = call.id;
+    let (_, session) = match authenticate_parts(gateway, call.headers, call.uri, id, false).await {
         Ok(found) => found,
         Err(refusal) => return refusal,
     };
@@ -116,12 +147,12 @@ pub async fn proxy(req: &Request, body: Body, gateway: Data<&Arc<Gateway>>) -> R
         return error_response(
             StatusCode::FORBIDDEN,
             "this session's roles may not use this path",
-            &id,
+            id,
         );
     }
     let limit = gateway.proxy_max_body_bytes;
-    let declared = req
-        .headers()
+    let declared = call
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
@@ -129,13 +160,13 @@ pub async fn proxy(req: &Request, body: Body, gateway: Data<&Arc<Gateway>>) -> R
         return error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("request body is larger than {limit} bytes"),
-            &id,
+            id,
         );
     }
     let over_limit = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(AtomicUsize::new(0));
     let flag = over_limit.clone();
-    let counted = body.into_bytes_stream().and_then(move |chunk| {
+    let counted = body.and_then(move |chunk| {
         let total = seen.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len();
         let result = if total > limit {
             flag.store(true, Ordering::Relaxed);
@@ -146,12 +177,12 @@ pub async fn proxy(req: &Request, body: Body, gateway: Data<&Arc<Gateway>>) -> R
         std::future::ready(result)
     });
     let has_body =
-        declared.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING);
+        declared.is_some_and(|n| n > 0) || call.headers.contains_key(header::TRANSFER_ENCODING);
     let forward = ForwardRequest {
-        method: req.method().clone(),
+        method: call.method.clone(),
         path_and_query: target,
         has_body,
-        headers: upstream_headers(req, &session, &id),
+        headers: upstream_headers(call, &session),
         body: counted.boxed(),
     };
     match gateway.forwarder.forward(forward).await {
@@ -165,22 +196,22 @@ pub async fn proxy(req: &Request, body: Body, gateway: Data<&Arc<Gateway>>) -> R
         Err(_) if over_limit.load(Ordering::Relaxed) => error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("request body is larger than {limit} bytes"),
-            &id,
+            id,
         ),
         Err(ForwardError::Timeout) => coded_error_response(
             StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::BackendTimeout,
             "NoETL did not answer in time",
-            &id,
+            id,
         ),
-        Err(ForwardError::BadRequest(why)) => error_response(StatusCode::BAD_REQUEST, &why, &id),
+        Err(ForwardError::BadRequest(why)) => error_response(StatusCode::BAD_REQUEST, &why, id),
         Err(ForwardError::Unreachable(cause)) => {
             tracing::warn!(request_id = %id.as_str(), error = %cause, "NoETL unreachable from the proxy");
             coded_error_response(
                 StatusCode::BAD_GATEWAY,
                 ErrorCode::BackendUnavailable,
                 "NoETL is unreachable",
-                &id,
+                id,
             )
         }
     }
@@ -191,7 +222,7 @@ mod tests {
     use super::*;
 
     fn target(path: &str) -> Result<String, &'static str> {
-        upstream_target(&Request::builder().uri(path.parse().unwrap()).finish())
+        upstream_target(&path.parse().unwrap())
     }
 
     #[test]

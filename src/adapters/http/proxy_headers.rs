@@ -3,10 +3,9 @@
 //! `X-Forwarded-*`, `X-Request-Id` and `traceparent` are set. Back to the client: hop-by-hop
 //! headers are dropped.
 
-use poem::Request;
 use poem::http::{HeaderMap, HeaderName, HeaderValue, header};
 
-use super::request_id::CorrelationId;
+use super::proxy::ProxyCall;
 use crate::adapters::trace_context::{TRACEPARENT, current_traceparent};
 use crate::domain::Session;
 
@@ -107,8 +106,8 @@ fn cookies_for_upstream(headers: &HeaderMap) -> Option<HeaderValue> {
 }
 
 /// The request headers NoETL gets.
-pub(super) fn upstream_headers(req: &Request, session: &Session, id: &CorrelationId) -> HeaderMap {
-    let source = req.headers();
+pub(super) fn upstream_headers(call: &ProxyCall<'_>, session: &Session) -> HeaderMap {
+    let source = call.headers;
     let named = connection_named(source);
     let mut headers = HeaderMap::with_capacity(source.len() + 8);
     for (name, value) in source {
@@ -119,7 +118,7 @@ pub(super) fn upstream_headers(req: &Request, session: &Session, id: &Correlatio
     if let Some(cookies) = cookies_for_upstream(source) {
         headers.insert(header::COOKIE, cookies);
     }
-    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let peer = call.remote;
     let forwarded_for = match (
         source.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()),
         peer,
@@ -133,7 +132,7 @@ pub(super) fn upstream_headers(req: &Request, session: &Session, id: &Correlatio
     let user_id = session.user.user_id.get().to_string();
     let set = [
         (X_FORWARDED_FOR, forwarded_for.as_str()),
-        (X_REQUEST_ID, id.as_str()),
+        (X_REQUEST_ID, call.id.as_str()),
         (IDENTITY[0].clone(), user_id.as_str()),
         (IDENTITY[1].clone(), session.user.email.as_str()),
         (IDENTITY[2].clone(), roles.as_str()),

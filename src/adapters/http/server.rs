@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -49,6 +50,27 @@ enum Phase {
 
 type SharedEndpoint = Arc<dyn DynEndpoint<Output = Response>>;
 
+/// Requests a listener answers before poem's routing, from hyper's request as it came (the
+/// proxy's: see `proxy_shortcut`). Everything else goes to the poem endpoint.
+pub trait Shortcut: Send + Sync + 'static {
+    /// Whether this request is one to answer here.
+    fn claims(&self, req: &hyper::Request<Incoming>) -> bool;
+    /// The answer to a claimed request from `remote`.
+    fn answer(
+        &self,
+        req: hyper::Request<Incoming>,
+        remote: SocketAddr,
+    ) -> BoxFuture<'static, Response>;
+}
+
+/// Where a request goes: a shortcut's answer already under way, or poem's routing.
+enum Handling {
+    Shortcut(BoxFuture<'static, Response>),
+    // Boxed so that hyper's slot for the in-flight call, kept for the connection's life, is
+    // a pointer wide rather than a whole request wide.
+    Poem(SharedEndpoint, Box<poem::Request>),
+}
+
 /// The time bounds of a listener's connections.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -58,8 +80,16 @@ pub struct ConnectionLimits {
     pub send_timeout: Duration,
 }
 
+/// What a listener serves: the poem endpoint, and the requests it answers before routing.
+#[derive(Clone)]
+struct Service {
+    endpoint: SharedEndpoint,
+    shortcut: Option<Arc<dyn Shortcut>>,
+}
+
 /// Serves `endpoint` on `listener` until `stop` completes, then drains: open connections
-/// get `limits.drain` to finish before they are dropped. `name` labels the log lines.
+/// get `limits.drain` to finish before they are dropped. `name` labels the log lines;
+/// requests `shortcut` claims skip poem.
 ///
 /// # Errors
 /// The listener's local address cannot be read.
@@ -67,6 +97,7 @@ pub async fn serve<E>(
     listener: TcpListener,
     name: &'static str,
     endpoint: E,
+    shortcut: Option<Arc<dyn Shortcut>>,
     stop: impl Future<Output = ()>,
     limits: ConnectionLimits,
 ) -> io::Result<()>
@@ -75,8 +106,10 @@ where
     E::Endpoint: 'static,
 {
     let local = LocalAddr(Addr::SocketAddr(listener.local_addr()?));
-    let endpoint: SharedEndpoint =
-        Arc::new(ToDynEndpoint(endpoint.into_endpoint().map_to_response()));
+    let service = Service {
+        endpoint: Arc::new(ToDynEndpoint(endpoint.into_endpoint().map_to_response())),
+        shortcut,
+    };
     // Every connection holds a receiver: the sender's `closed` tells when the last one ends.
     let (phase, _) = watch::channel(Phase::Serving);
     tracing::info!(name, addr = %local.0, "listening");
@@ -86,7 +119,7 @@ where
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => {
-                    tokio::spawn(connection(stream, local.clone(), remote, endpoint.clone(), limits.send_timeout, phase.subscribe()));
+                    tokio::spawn(connection(stream, local.clone(), remote, service.clone(), limits.send_timeout, phase.subscribe()));
                 }
                 Err(err) => {
                     tracing::warn!(name, error = %err, "accept failed; retrying shortly");
@@ -118,7 +151,7 @@ async fn connection(
     stream: TcpStream,
     local: LocalAddr,
     remote: SocketAddr,
-    endpoint: SharedEndpoint,
+    service: Service,
     send_timeout: Duration,
     mut phase: watch::Receiver<Phase>,
 ) {
@@ -132,20 +165,27 @@ async fn connection(
         },
         _ = phase.wait_for(|p| *p != Phase::Serving) => return,
     };
-    let remote = RemoteAddr(Addr::SocketAddr(remote));
+    let peer = RemoteAddr(Addr::SocketAddr(remote));
     let service = service_fn(move |req: hyper::Request<Incoming>| {
-        let endpoint = endpoint.clone();
-        // Boxed so that hyper's slot for the in-flight call, kept for the connection's life,
-        // is a pointer wide rather than a whole request wide.
-        let request = Box::new(poem::Request::from((
-            req,
-            local.clone(),
-            remote.clone(),
-            Scheme::HTTP,
-        )));
+        let handling = match &service.shortcut {
+            Some(shortcut) if shortcut.claims(&req) => {
+                Handling::Shortcut(shortcut.answer(req, remote))
+            }
+            _ => Handling::Poem(
+                service.endpoint.clone(),
+                Box::new(poem::Request::from((
+                    req,
+                    local.clone(),
+                    peer.clone(),
+                    Scheme::HTTP,
+                ))),
+            ),
+        };
         async move {
-            let request = *request;
-            let response = endpoint.get_response(request).await;
+            let response = match handling {
+                Handling::Shortcut(answer) => answer.await,
+                Handling::Poem(endpoint, request) => endpoint.get_response(*request).await,
+            };
             Ok::<_, Infallible>(hyper::Response::from(response))
         }
     });

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use poem::http::{HeaderValue, StatusCode};
+use poem::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use poem::{Request, Response};
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
@@ -62,8 +62,18 @@ impl SessionAuth {
 
 /// The raw session token of a plain poem request, in contract order.
 pub fn token_from_request(req: &Request, allow_query: bool) -> Option<String> {
+    token_from_parts(req.headers(), req.uri(), allow_query)
+}
+
+/// The raw session token from a request's headers (and query, where allowed), in contract
+/// order.
+pub(crate) fn token_from_parts(
+    headers: &HeaderMap,
+    uri: &Uri,
+    allow_query: bool,
+) -> Option<String> {
     let header = |name: &str| {
-        req.headers()
+        headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
@@ -77,7 +87,7 @@ pub fn token_from_request(req: &Request, allow_query: bool) -> Option<String> {
             .then(|| rest.trim().to_owned())
     });
     let cookie = || {
-        req.headers()
+        headers
             .get_all("cookie")
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -89,7 +99,7 @@ pub fn token_from_request(req: &Request, allow_query: bool) -> Option<String> {
     };
     let query = || {
         allow_query
-            .then(|| req.uri().query())
+            .then(|| uri.query())
             .flatten()
             .and_then(|q| {
                 q.split('&')
@@ -118,8 +128,19 @@ pub(crate) async fn authenticate(
         .get::<CorrelationId>()
         .cloned()
         .unwrap_or_else(|| CorrelationId::from_header(None));
-    let refuse = |message: &str| error_response(StatusCode::UNAUTHORIZED, message, &id);
-    let Some(raw) = token_from_request(req, allow_query) else {
+    authenticate_parts(gateway, req.headers(), req.uri(), &id, allow_query).await
+}
+
+/// `authenticate` for a request known by its headers and URI.
+pub(crate) async fn authenticate_parts(
+    gateway: &Arc<Gateway>,
+    headers: &HeaderMap,
+    uri: &Uri,
+    id: &CorrelationId,
+    allow_query: bool,
+) -> Result<(SessionToken, Session), Response> {
+    let refuse = |message: &str| error_response(StatusCode::UNAUTHORIZED, message, id);
+    let Some(raw) = token_from_parts(headers, uri, allow_query) else {
         return Err(refuse("A session is required"));
     };
     let Ok(token) = SessionToken::parse(&raw) else {
@@ -129,9 +150,8 @@ pub(crate) async fn authenticate(
         Ok(Some(session)) => Ok((token, session)),
         Ok(None) => Err(refuse("Invalid or expired session")),
         Err(err) => {
-            let api = ApiError::from_auth(&err, &id);
-            let mut response =
-                coded_error_response(api.status, api.body.code, &api.body.error, &id);
+            let api = ApiError::from_auth(&err, id);
+            let mut response = coded_error_response(api.status, api.body.code, &api.body.error, id);
             if let Some(secs) = api.retry_after_secs {
                 response
                     .headers_mut()
