@@ -9,10 +9,12 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-build() { cargo build --release --locked --quiet --bin noetl-gateway --example loadgen; }
+build() { cargo build --release --locked --quiet --bin noetl-gateway --example loadgen --example proxy_floor; }
 wait_http() { for _ in $(seq 500); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.02; done; echo "no answer from $1" >&2; return 1; }
 # proc_kib PID [FIELD]: a memory field of /proc/PID/status in KiB (VmRSS unless given).
 proc_kib() { awk -v k="${2:-VmRSS}" '$1 == k":" {print $2}' "/proc/$1/status"; }
+# cpu_ticks PID...: user + system CPU time, in clock ticks (1/100 s), of all threads of the PIDs.
+cpu_ticks() { local t=0 s; for p in "$@"; do for s in /proc/"$p"/task/*/stat; do t=$((t + $(awk '{print $14 + $15}' "$s"))); done; done; echo "$t"; }
 json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 # result BENCH METRIC VALUE [TARGET]: one line of the summary table `bench/run.sh` prints,
 # appended to $BENCH_RESULTS when set (a tab-separated file).

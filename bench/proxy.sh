@@ -51,19 +51,36 @@ wait_http "http://127.0.0.1:$pub/health"
 auth=(--header "authorization: Bearer bench-proxy-session")
 curl -fs "${auth[@]/--header/-H}" "http://127.0.0.1:$pub/noetl/health" >/dev/null
 
+# The stack's floor: hyper's server handing each request straight to the gateway's forwarder
+# (no routing, auth or header rules), for where the gateway's own work starts.
+fl=$(free_port)
+"$TARGET/release/examples/proxy_floor" "$fl" "http://127.0.0.1:$up" & floor=$!; PIDS+=($floor)
+wait_http "http://127.0.0.1:$fl/noetl/health"
+nginx_workers=$(pgrep -P "$(cat "$work/px.pid")" | tr '\n' ' ')
+
 run() { "$LOADGEN" --url "$1" --seconds "$SECONDS_EACH" --connections "$CONNS" "${@:2}"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-D=(); N=(); G=()
+# measured PIDS -- LOADGEN ARGS: runs the load, prints "rps cpu_us_per_request" of PIDS.
+measured() {
+  local pids=() before after out
+  while [ "$1" != -- ]; do pids+=("$1"); shift; done; shift
+  before=$(cpu_ticks "${pids[@]}"); out=$(run "$@"); after=$(cpu_ticks "${pids[@]}")
+  python3 -c "import json; r=json.loads('$out')['rps']; print(r, round(($after-$before)*1e4/(r*$SECONDS_EACH), 1))"
+}
+D=(); N=(); G=(); F=(); NC=(); GC=(); FC=()
 for _ in 1 2 3; do
   D+=("$(json_field "$(run "http://127.0.0.1:$up/api/health")" rps)")
-  N+=("$(json_field "$(run "http://127.0.0.1:$px/noetl/health")" rps)")
-  G+=("$(json_field "$(run "http://127.0.0.1:$pub/noetl/health" "${auth[@]}")" rps)")
+  read -r r c < <(measured $nginx_workers -- "http://127.0.0.1:$px/noetl/health"); N+=("$r"); NC+=("$c")
+  read -r r c < <(measured "$gw" -- "http://127.0.0.1:$pub/noetl/health" "${auth[@]}"); G+=("$r"); GC+=("$c")
+  read -r r c < <(measured "$floor" -- "http://127.0.0.1:$fl/noetl/health"); F+=("$r"); FC+=("$c")
 done
-d=$(median "${D[@]}"); n=$(median "${N[@]}"); g=$(median "${G[@]}")
+d=$(median "${D[@]}"); n=$(median "${N[@]}"); g=$(median "${G[@]}"); f=$(median "${F[@]}")
+nc=$(median "${NC[@]}"); gc=$(median "${GC[@]}"); fc=$(median "${FC[@]}")
 echo "direct rps: ${D[*]} -> $d"
-echo "nginx rps: ${N[*]} -> $n"
-echo "gateway rps: ${G[*]} -> $g"
-python3 -c "print(f'gateway / nginx: {$g/$n:.2f} (target >= 1.0); gateway / direct: {$g/$d:.2f}')"
+echo "nginx rps: ${N[*]} -> $n; CPU per request ${NC[*]} -> $nc us"
+echo "gateway rps: ${G[*]} -> $g; CPU per request ${GC[*]} -> $gc us"
+echo "floor (hyper + forwarder) rps: ${F[*]} -> $f; CPU per request ${FC[*]} -> $fc us"
+python3 -c "print(f'gateway / nginx: {$g/$n:.2f} (target >= 1.0); gateway / direct: {$g/$d:.2f}; floor / nginx: {$f/$n:.2f}')"
 rate=$(python3 -c "print(int(min($g, $n) / 2))")
 # p99s RATE: median p99 (3 paced runs, 8 connections) of direct, nginx and the gateway at
 # RATE req/s, into $P99_DIRECT, $P99_NGINX and $P99_GATEWAY.
@@ -84,6 +101,8 @@ result "proxy" "direct rps" "$d"
 result "proxy" "nginx rps" "$n"
 result "proxy" "gateway rps" "$g"
 result "proxy" "gateway / nginx" "$(python3 -c "print(f'{$g/$n:.2f}')")" ">= 1.0"
+result "proxy" "floor rps (hyper + forwarder, no routing or auth)" "$f"
+result "proxy" "CPU per request: nginx / gateway / floor" "$nc / $gc / $fc us"
 result "proxy" "p99 added by the gateway" "$((pg - pd)) us" "< 1000 us"
 result "proxy" "p99 added by nginx" "$((pn - pd)) us"
 
