@@ -377,13 +377,34 @@ async fn ten_thousand_callbacks_reach_a_hundred_clients_each_frame_once() {
     for (i, (client, _)) in clients.iter().enumerate() {
         let sse = open(gw, token, client, None).await;
         let slow = i == 0;
+        let http = gw.http.clone();
+        let url = gw.public(&format!("/events?session_token={token}&client_id={client}"));
         readers.push(tokio::spawn(async move {
             let mut sse = sse;
             let mut seen = Vec::new();
+            let mut last_id: Option<String> = None;
+            let mut resumed = 0;
             while seen.len() < 100 {
                 let Some(frame) = sse.next_within(Duration::from_secs(60)).await else {
-                    break;
+                    // The gateway ends a stream it cannot read the log for (with a
+                    // reconnect hint); like an EventSource, resume from the last frame.
+                    if resumed == 5 {
+                        break;
+                    }
+                    resumed += 1;
+                    let mut request = http.get(&url);
+                    if let Some(id) = &last_id {
+                        request = request.header("last-event-id", id);
+                    }
+                    sse = SseClient::connect(request).await;
+                    continue;
                 };
+                // The opening frame names the client; every later frame's id is a cursor.
+                if frame.event != "message"
+                    && let Some(id) = &frame.id
+                {
+                    last_id = Some(id.clone());
+                }
                 if frame.event == "playbook/progress" {
                     seen.push(frame.data["params"]["progress"].as_u64().unwrap());
                     if slow {
