@@ -180,7 +180,7 @@ fn carry_headers(from: &Response, to: &mut Response) {
     }
 }
 
-fn default_message(status: StatusCode) -> String {
+pub(crate) fn default_message(status: StatusCode) -> String {
     status
         .canonical_reason()
         .unwrap_or("error")

@@ -16,7 +16,7 @@ use poem::Response;
 use poem::http::{StatusCode, header};
 use tracing::Instrument;
 
-use super::envelope::{RequestScope, error_response};
+use super::envelope::{RequestScope, default_message, error_response};
 use super::proxy::{ProxyCall, forward, upstream_target};
 use super::request_id::CorrelationId;
 use super::server::Shortcut;
@@ -78,9 +78,6 @@ async fn proxy(gateway: &Arc<Gateway>, call: &ProxyCall<'_>, body: Incoming) -> 
 /// The answer to a request whose handling panicked: the same as poem's chain gives.
 fn panicked(id: &CorrelationId) -> Response {
     tracing::error!(request_id = %id.as_str(), "request failed: the proxy panicked");
-    error_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal server error",
-        id,
-    )
+    let status = StatusCode::INTERNAL_SERVER_ERROR;
+    error_response(status, &default_message(status), id)
 }

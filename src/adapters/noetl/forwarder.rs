@@ -101,28 +101,27 @@ impl Inner {
         addr: &str,
         request: Request<ProxyBody>,
     ) -> Result<ForwardResponse, ForwardError> {
-        let mut request = request;
-        for attempt in 0..2 {
-            let mut upstream = self.checkout(addr).await?;
-            match upstream.send(request).await {
-                Ok(response) => {
-                    let (parts, incoming) = response.into_parts();
-                    let body = Streaming::new(incoming, upstream, self.pool.clone());
-                    return Ok(ForwardResponse {
-                        status: parts.status,
-                        headers: parts.headers,
-                        body: body.boxed(),
-                    });
-                }
-                Err(SendError::Unsent(unsent, _)) if attempt == 0 => request = *unsent,
-                Err(SendError::Unsent(_, e) | SendError::Failed(e)) => {
-                    return Err(ForwardError::Unreachable(Box::new(e)));
-                }
+        let unreachable = |e: SendError| match e {
+            SendError::Unsent(_, e) | SendError::Failed(e) => {
+                ForwardError::Unreachable(Box::new(e))
             }
-        }
-        Err(ForwardError::Unreachable(
-            "no connection to NoETL took the request".into(),
-        ))
+        };
+        let mut upstream = self.checkout(addr).await?;
+        let response = match upstream.send(request).await {
+            Ok(response) => response,
+            Err(SendError::Unsent(unsent, _)) => {
+                upstream = self.checkout(addr).await?;
+                upstream.send(*unsent).await.map_err(unreachable)?
+            }
+            Err(failed) => return Err(unreachable(failed)),
+        };
+        let (parts, incoming) = response.into_parts();
+        let body = Streaming::new(incoming, upstream, self.pool.clone());
+        Ok(ForwardResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.boxed(),
+        })
     }
 }
 

@@ -270,6 +270,14 @@ mod tests {
             .unwrap()
     }
 
+    /// The response head to `request`, which must be sent.
+    async fn sent(upstream: &mut Upstream, request: Request<ProxyBody>) -> Response<Incoming> {
+        match upstream.send(request).await {
+            Ok(response) => response,
+            Err(_) => panic!("the request was not sent"),
+        }
+    }
+
     async fn read_all(mut body: Streaming) -> Vec<u8> {
         use futures_util::StreamExt;
         let mut out = Vec::new();
@@ -289,10 +297,7 @@ mod tests {
                 None => Upstream::connect(&addr).await.unwrap(),
             };
             assert!(upstream.ready().await);
-            let response = match upstream.send(get(&addr)).await {
-                Ok(r) => r,
-                Err(_) => panic!("send failed"),
-            };
+            let response = sent(&mut upstream, get(&addr)).await;
             let body = Streaming::new(response.into_body(), upstream, pool.clone());
             assert_eq!(read_all(body).await, b"hello");
             assert_eq!(pool.idle_count(), 1);
@@ -305,10 +310,7 @@ mod tests {
         let (addr, _) = server("hello").await;
         let pool = Arc::new(Pool::new(4, Duration::from_secs(60)));
         let mut upstream = Upstream::connect(&addr).await.unwrap();
-        let response = match upstream.send(get(&addr)).await {
-            Ok(r) => r,
-            Err(_) => panic!("send failed"),
-        };
+        let response = sent(&mut upstream, get(&addr)).await;
         drop(Streaming::new(response.into_body(), upstream, pool.clone()));
         assert_eq!(pool.idle_count(), 0);
 
@@ -383,10 +385,7 @@ mod tests {
             .unwrap();
         let mut upstream = Upstream::connect(&addr).await.unwrap();
         tx.send(Ok(Bytes::from(vec![1u8; 1024]))).await.unwrap();
-        let response = match upstream.send(upload).await {
-            Ok(r) => r,
-            Err(_) => panic!("send failed"),
-        };
+        let response = sent(&mut upstream, upload).await;
         let body = Streaming::new(response.into_body(), upstream, pool.clone());
         assert_eq!(read_all(body).await, b"ok");
         // The rest of the upload comes after the answer was read.
@@ -405,10 +404,7 @@ mod tests {
             .take()
             .expect("the connection was pooled after the upload");
         assert!(again.ready().await);
-        let response = match again.send(get(&addr)).await {
-            Ok(r) => r,
-            Err(_) => panic!("send on the pooled connection failed"),
-        };
+        let response = sent(&mut again, get(&addr)).await;
         let body = Streaming::new(response.into_body(), again, pool.clone());
         assert_eq!(read_all(body).await, b"ok");
     }
