@@ -27,7 +27,7 @@ impl Extractor for Headers<'_> {
 
 /// Makes `span` a child of the context the request carries, when it carries a valid one.
 pub fn continue_from(span: &tracing::Span, headers: &http::HeaderMap) {
-    if headers.contains_key(TRACEPARENT) {
+    if !span.is_disabled() && headers.contains_key(TRACEPARENT) {
         let cx = TraceContextPropagator::new().extract(&Headers(headers));
         // Without a trace pipeline there is nothing to attach to; that is not an error.
         let _ = span.set_parent(cx);
@@ -49,7 +49,12 @@ pub fn record_delivery(traceparent: Option<&str>, cursor: u64) {
 
 /// The `traceparent` of the current span, when traces are being recorded.
 pub fn current_traceparent() -> Option<String> {
-    let cx = tracing::Span::current().context();
+    let span = tracing::Span::current();
+    // A span the subscriber does not record carries no context of its own.
+    if span.is_disabled() {
+        return None;
+    }
+    let cx = span.context();
     let mut carrier = HashMap::new();
     TraceContextPropagator::new().inject_context(&cx, &mut carrier);
     carrier.remove(TRACEPARENT)

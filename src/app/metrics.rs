@@ -53,7 +53,7 @@ impl Metrics {
     /// One HTTP request answered: `route` is a template, never a raw path.
     pub fn http_request(&self, route: &'static str, method: Label, status: u16, took: Duration) {
         self.http
-            .get([Cow::Borrowed(route), method, Cow::Owned(status.to_string())])
+            .get([Cow::Borrowed(route), method, status_label(status)])
             .observe(took);
     }
 
@@ -147,6 +147,30 @@ impl Metrics {
         );
         out.finish()
     }
+}
+
+/// The label of an HTTP status; the common ones without an allocation.
+fn status_label(status: u16) -> Label {
+    let common = match status {
+        200 => "200",
+        201 => "201",
+        202 => "202",
+        204 => "204",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        413 => "413",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ => return Cow::Owned(status.to_string()),
+    };
+    Cow::Borrowed(common)
 }
 
 /// Counts one open SSE stream until dropped.

@@ -101,7 +101,7 @@ impl RequestScope {
         path: &str,
         headers: &poem::http::HeaderMap,
     ) -> Self {
-        let id = CorrelationId::from_header(headers.get(HEADER).and_then(|v| v.to_str().ok()));
+        let id = CorrelationId::from_header(headers.get(&HEADER).and_then(|v| v.to_str().ok()));
         // The path only: query strings may carry tokens (EventSource cannot send headers).
         let route = route_template(path);
         let method = method_label(method);

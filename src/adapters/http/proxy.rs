@@ -4,9 +4,10 @@
 //! and `X-Forwarded-*`, enforces the body limit while streaming, and answers upstream
 //! failures with the JSON error model (502 unreachable, 504 slow).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::{StreamExt, TryStreamExt};
 use poem::http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -47,11 +48,18 @@ pub(crate) fn upstream_target(uri: &Uri) -> Result<String, &'static str> {
         .path()
         .strip_prefix("/noetl/")
         .ok_or("the path must start with /noetl/")?;
-    let lower = raw.to_ascii_lowercase();
-    if ["%2f", "%5c", "%00"].iter().any(|enc| lower.contains(enc)) || raw.contains('\\') {
+    let encoded_separator = raw.as_bytes().windows(3).any(|w| {
+        w[0] == b'%' && matches!(&[w[1], w[2].to_ascii_lowercase()], b"2f" | b"5c" | b"00")
+    });
+    if encoded_separator || raw.contains('\\') {
         return Err("encoded '/', '\\' or NUL in the path");
     }
-    let decoded = percent_decode(raw).ok_or("the path is not valid percent-encoded UTF-8")?;
+    // Without a '%' the decoded path is the raw one.
+    let decoded = if raw.contains('%') {
+        Cow::Owned(percent_decode(raw).ok_or("the path is not valid percent-encoded UTF-8")?)
+    } else {
+        Cow::Borrowed(raw)
+    };
     if decoded.starts_with('/') || decoded.contains('\0') || decoded.contains('\\') {
         return Err("the path may not start with '/' or contain NUL or '\\'");
     }
@@ -164,11 +172,11 @@ pub(crate) async fn forward(
         );
     }
     let over_limit = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(AtomicUsize::new(0));
     let flag = over_limit.clone();
+    let mut seen = 0usize;
     let counted = body.and_then(move |chunk| {
-        let total = seen.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len();
-        let result = if total > limit {
+        seen = seen.saturating_add(chunk.len());
+        let result = if seen > limit {
             flag.store(true, Ordering::Relaxed);
             Err(std::io::Error::other("request body over the limit"))
         } else {

@@ -3,23 +3,14 @@
 //! `X-Forwarded-*`, `X-Request-Id` and `traceparent` are set. Back to the client: hop-by-hop
 //! headers are dropped.
 
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
 use poem::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use super::proxy::ProxyCall;
 use crate::adapters::trace_context::{TRACEPARENT, current_traceparent};
 use crate::domain::Session;
-
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "proxy-connection",
-];
 
 // Names the gateway sets toward NoETL, built once (`from_static` is const).
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -27,59 +18,82 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_TRACEPARENT: HeaderName = HeaderName::from_static(TRACEPARENT);
+const X_SESSION_TOKEN: HeaderName = HeaderName::from_static("x-session-token");
 const IDENTITY: [HeaderName; 3] = [
     HeaderName::from_static("x-noetl-user-id"),
     HeaderName::from_static("x-noetl-user-email"),
     HeaderName::from_static("x-noetl-user-roles"),
 ];
 
+/// The headers that belong to one connection, never passed on.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
+    HeaderName::from_static("proxy-connection"),
+];
+
 /// Whether a header is hop-by-hop: one of the fixed set, or named by `Connection`.
-fn is_hop_by_hop(name: &HeaderName, named: &[String]) -> bool {
-    HOP_BY_HOP.contains(&name.as_str()) || named.iter().any(|n| n == name.as_str())
+fn is_hop_by_hop(name: &HeaderName, named: &[HeaderName]) -> bool {
+    HOP_BY_HOP.contains(name) || named.contains(name)
 }
 
-/// The header names a `Connection` header lists (usually none).
-fn connection_named(headers: &HeaderMap) -> Vec<String> {
+/// The header names a `Connection` header lists beyond the fixed set (usually none, so
+/// usually no allocation).
+fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
     headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|n| n.trim().to_ascii_lowercase())
+        .map(str::trim)
+        .filter(|n| {
+            !HOP_BY_HOP
+                .iter()
+                .any(|fixed| fixed.as_str().eq_ignore_ascii_case(n))
+        })
+        .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
         .collect()
 }
 
-/// The headers without hop-by-hop ones; the map is moved as it is when it has none.
-pub(super) fn without_hop_by_hop(headers: HeaderMap) -> HeaderMap {
+/// The headers without hop-by-hop ones, removed in place (the map is not rebuilt).
+pub(super) fn without_hop_by_hop(mut headers: HeaderMap) -> HeaderMap {
     let named = connection_named(&headers);
-    if !headers.keys().any(|k| is_hop_by_hop(k, &named)) {
-        return headers;
+    let found: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| is_hop_by_hop(name, &named))
+        .cloned()
+        .collect();
+    for name in &found {
+        headers.remove(name);
     }
-    let mut kept = HeaderMap::with_capacity(headers.len());
-    for (name, value) in &headers {
-        if !is_hop_by_hop(name, &named) {
-            kept.append(name.clone(), value.clone());
-        }
-    }
-    kept
+    headers
 }
+
+/// Client headers that never reach NoETL as sent, besides hop-by-hop ones and identity
+/// claims: credentials, `Host`, and the ones the gateway sets itself.
+const WITHHELD: [HeaderName; 8] = [
+    header::AUTHORIZATION,
+    X_SESSION_TOKEN,
+    header::HOST,
+    header::COOKIE,
+    X_FORWARDED_FOR,
+    X_FORWARDED_PROTO,
+    X_FORWARDED_HOST,
+    X_REQUEST_ID,
+];
 
 /// Client headers that never reach NoETL as sent: hop-by-hop ones, credentials, `Host`,
 /// identity claims, and the ones the gateway sets itself.
-fn withheld_from_upstream(name: &HeaderName, named: &[String]) -> bool {
+fn withheld_from_upstream(name: &HeaderName, named: &[HeaderName]) -> bool {
     let n = name.as_str();
     is_hop_by_hop(name, named)
-        || matches!(
-            n,
-            "authorization"
-                | "x-session-token"
-                | "host"
-                | "cookie"
-                | "x-forwarded-for"
-                | "x-forwarded-proto"
-                | "x-forwarded-host"
-                | "x-request-id"
-        )
+        || WITHHELD.contains(name)
         || n.starts_with("x-noetl-user-")
         || n.starts_with("x-user-")
 }
@@ -118,22 +132,14 @@ pub(super) fn upstream_headers(call: &ProxyCall<'_>, session: &Session) -> Heade
     if let Some(cookies) = cookies_for_upstream(source) {
         headers.insert(header::COOKIE, cookies);
     }
-    let peer = call.remote;
-    let forwarded_for = match (
+    let forwarded_for = forwarded_for(
         source.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()),
-        peer,
-    ) {
-        (Some(prior), Some(ip)) => format!("{prior}, {ip}"),
-        (None, Some(ip)) => ip.to_string(),
-        (Some(prior), None) => prior.to_owned(),
-        (None, None) => String::new(),
-    };
+        call.remote,
+    );
     let roles = session.user.roles.as_slice().join(",");
-    let user_id = session.user.user_id.get().to_string();
     let set = [
         (X_FORWARDED_FOR, forwarded_for.as_str()),
         (X_REQUEST_ID, call.id.as_str()),
-        (IDENTITY[0].clone(), user_id.as_str()),
         (IDENTITY[1].clone(), session.user.email.as_str()),
         (IDENTITY[2].clone(), roles.as_str()),
     ];
@@ -144,25 +150,87 @@ pub(super) fn upstream_headers(call: &ProxyCall<'_>, session: &Session) -> Heade
             headers.insert(name, v);
         }
     }
+    headers.insert(
+        IDENTITY[0].clone(),
+        HeaderValue::from(session.user.user_id.get()),
+    );
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     if let Some(h) = source.get(header::HOST) {
         headers.insert(X_FORWARDED_HOST, h.clone());
     }
     // This request's span when traces are recorded (a child of the client's context), else
     // the client's own context, else a fresh one so NoETL's logs can still be correlated.
-    let traceparent = current_traceparent()
-        .or_else(|| (!headers.contains_key(&X_TRACEPARENT)).then(new_traceparent));
-    if let Some(v) = traceparent.and_then(|t| HeaderValue::from_str(&t).ok()) {
-        headers.insert(X_TRACEPARENT, v);
+    match current_traceparent().and_then(|t| HeaderValue::from_str(&t).ok()) {
+        Some(v) => {
+            headers.insert(X_TRACEPARENT, v);
+        }
+        None if !headers.contains_key(&X_TRACEPARENT) => {
+            headers.insert(X_TRACEPARENT, new_traceparent());
+        }
+        None => {}
     }
     headers
 }
 
-/// A fresh W3C trace context for a request that arrived without one.
-fn new_traceparent() -> String {
-    let trace = uuid::Uuid::new_v4().simple().to_string();
-    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
-    format!("00-{trace}-{span}-01")
+/// `X-Forwarded-For` toward NoETL: the chain the client's own proxies sent, then the
+/// client's address.
+fn forwarded_for(prior: Option<&str>, peer: Option<IpAddr>) -> String {
+    let mut value = String::with_capacity(prior.map_or(0, |p| p.len() + 2) + 15);
+    if let Some(prior) = prior {
+        value.push_str(prior);
+    }
+    if let Some(ip) = peer {
+        if prior.is_some() {
+            value.push_str(", ");
+        }
+        match ip {
+            // By hand: `Display` for an IPv4 address honours width and padding, at a cost
+            // that shows on every proxied request.
+            IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        value.push('.');
+                    }
+                    push_decimal(&mut value, octet);
+                }
+            }
+            IpAddr::V6(v6) => {
+                let _ = write!(value, "{v6}");
+            }
+        }
+    }
+    value
+}
+
+fn push_decimal(out: &mut String, n: u8) {
+    if n >= 100 {
+        out.push(char::from(b'0' + n / 100));
+    }
+    if n >= 10 {
+        out.push(char::from(b'0' + n / 10 % 10));
+    }
+    out.push(char::from(b'0' + n % 10));
+}
+
+/// A fresh W3C trace context (`00-{trace id}-{span id}-01`) for a request that arrived
+/// without one. Both ids come from version-4 UUIDs, whose fixed version and variant bits
+/// keep them from being all zeros, as the format forbids.
+fn new_traceparent() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let trace = uuid::Uuid::new_v4();
+    let span = uuid::Uuid::new_v4();
+    let mut text = [0u8; 55];
+    text[..3].copy_from_slice(b"00-");
+    let ids = trace.as_bytes().iter().chain(&span.as_bytes()[8..]);
+    for (i, byte) in ids.enumerate() {
+        // The span id starts after the trace id's 32 digits and a dash.
+        let at = 3 + 2 * i + usize::from(i >= 16);
+        text[at] = HEX[usize::from(byte >> 4)];
+        text[at + 1] = HEX[usize::from(byte & 0x0f)];
+    }
+    text[35] = b'-';
+    text[52..].copy_from_slice(b"-01");
+    HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 #[cfg(test)]
@@ -179,12 +247,48 @@ mod tests {
         headers.append("set-cookie", HeaderValue::from_static("a=1"));
         headers.append("set-cookie", HeaderValue::from_static("b=2"));
         let kept = without_hop_by_hop(headers);
-        let names: Vec<&str> = kept.keys().map(HeaderName::as_str).collect();
+        let mut names: Vec<&str> = kept.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
         assert_eq!(names, ["content-type", "set-cookie"]);
         assert_eq!(kept.get_all("set-cookie").iter().count(), 2);
 
         let mut clean = HeaderMap::new();
         clean.insert("content-type", HeaderValue::from_static("text/plain"));
         assert_eq!(without_hop_by_hop(clean.clone()), clean);
+    }
+
+    #[test]
+    fn a_fresh_traceparent_has_the_w3c_form() {
+        let value = new_traceparent();
+        let text = value.to_str().unwrap();
+        let parts: Vec<&str> = text.split('-').collect();
+        assert_eq!(parts.len(), 4, "{text}");
+        assert_eq!((parts[0], parts[3]), ("00", "01"));
+        assert_eq!((parts[1].len(), parts[2].len()), (32, 16));
+        for id in &parts[1..3] {
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            );
+            assert!(id.bytes().any(|b| b != b'0'));
+        }
+        assert_ne!(new_traceparent(), value);
+    }
+
+    #[test]
+    fn forwarded_for_appends_the_client_to_the_chain() {
+        let v4: IpAddr = "10.0.255.7".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(forwarded_for(None, Some(v4)), "10.0.255.7");
+        assert_eq!(
+            forwarded_for(Some("1.2.3.4"), Some(v6)),
+            "1.2.3.4, 2001:db8::1"
+        );
+        assert_eq!(forwarded_for(Some("1.2.3.4"), None), "1.2.3.4");
+        assert_eq!(forwarded_for(None, None), "");
+        for octet in [0u8, 9, 10, 99, 100, 255] {
+            let ip = IpAddr::from([octet, 1, 2, 3]);
+            assert_eq!(forwarded_for(None, Some(ip)), ip.to_string());
+        }
     }
 }

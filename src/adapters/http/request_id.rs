@@ -1,9 +1,10 @@
 //! Adapters (http): the per-request correlation id, taken from `X-Request-Id` when it is
 //! well-formed, generated otherwise, and echoed on every response.
 
+use poem::http::HeaderName;
 use poem::{FromRequest, Request, RequestBody};
 
-pub const HEADER: &str = "x-request-id";
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The id that ties a request's logs, error body and upstream calls together.
 #[derive(Debug, Clone, PartialEq, Eq)]

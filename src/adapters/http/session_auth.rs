@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use poem::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use poem::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use poem::{Request, Response};
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
@@ -62,39 +62,41 @@ impl SessionAuth {
 
 /// The raw session token of a plain poem request, in contract order.
 pub fn token_from_request(req: &Request, allow_query: bool) -> Option<String> {
-    token_from_parts(req.headers(), req.uri(), allow_query)
+    token_from_parts(req.headers(), req.uri(), allow_query).map(str::to_owned)
 }
 
+const X_SESSION_TOKEN: HeaderName = HeaderName::from_static("x-session-token");
+
 /// The raw session token from a request's headers (and query, where allowed), in contract
-/// order.
-pub(crate) fn token_from_parts(
-    headers: &HeaderMap,
-    uri: &Uri,
+/// order, as it appears there.
+pub(crate) fn token_from_parts<'a>(
+    headers: &'a HeaderMap,
+    uri: &'a Uri,
     allow_query: bool,
-) -> Option<String> {
-    let header = |name: &str| {
+) -> Option<&'a str> {
+    let header = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|v| !v.is_empty())
-            .map(str::to_owned)
     };
-    let bearer = header("authorization").and_then(|v| {
+    let bearer = header(&header::AUTHORIZATION).and_then(|v| {
         let (scheme, rest) = v.split_once(' ')?;
         scheme
             .eq_ignore_ascii_case("bearer")
-            .then(|| rest.trim().to_owned())
+            .then(|| rest.trim())
+            .filter(|t| !t.is_empty())
     });
     let cookie = || {
         headers
-            .get_all("cookie")
+            .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
             .find(|(name, _)| *name == "session_token")
-            .map(|(_, value)| value.trim().to_owned())
+            .map(|(_, value)| value.trim())
             .filter(|v| !v.is_empty())
     };
     let query = || {
@@ -105,13 +107,12 @@ pub(crate) fn token_from_parts(
                 q.split('&')
                     .filter_map(|pair| pair.split_once('='))
                     .find(|(name, _)| *name == "session_token")
-                    .map(|(_, value)| value.to_owned())
+                    .map(|(_, value)| value)
             })
             .filter(|v| !v.is_empty())
     };
     bearer
-        .filter(|t| !t.is_empty())
-        .or_else(|| header("x-session-token"))
+        .or_else(|| header(&X_SESSION_TOKEN))
         .or_else(cookie)
         .or_else(query)
 }
@@ -143,7 +144,7 @@ pub(crate) async fn authenticate_parts(
     let Some(raw) = token_from_parts(headers, uri, allow_query) else {
         return Err(refuse("A session is required"));
     };
-    let Ok(token) = SessionToken::parse(&raw) else {
+    let Ok(token) = SessionToken::parse(raw) else {
         return Err(refuse("Invalid or expired session"));
     };
     match gateway.auth.resolve(&token).await {

@@ -80,6 +80,13 @@ impl Inner {
                 return Ok(upstream);
             }
         }
+        // Boxed: opening a connection is the rare case, and its state would otherwise be
+        // carried (and moved) by every request's future.
+        Box::pin(self.connect(addr)).await
+    }
+
+    /// A new connection, ready for a request.
+    async fn connect(&self, addr: &str) -> Result<Upstream, ForwardError> {
         let connecting = Upstream::connect(addr);
         let mut upstream = tokio::time::timeout(self.settings.connect_timeout, connecting)
             .await

@@ -21,8 +21,12 @@ use tokio::net::TcpStream;
 /// A request body on its way to NoETL.
 pub(super) type ProxyBody = UnsyncBoxBody<Bytes, std::io::Error>;
 
-/// One connection: the handle that sends requests and the state machine that does its IO.
-pub(super) struct Upstream {
+/// One connection. Boxed, so that taking it from the pool, lending it to a response body
+/// and putting it back move a pointer rather than hyper's connection state.
+pub(super) struct Upstream(Box<Link>);
+
+/// The handle that sends requests and the state machine that does a connection's IO.
+struct Link {
     sender: SendRequest<ProxyBody>,
     conn: Connection<TokioIo<TcpStream>, ProxyBody>,
     /// The state machine has finished: the connection is closed.
@@ -45,21 +49,22 @@ impl Upstream {
         let (sender, conn) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(std::io::Error::other)?;
-        Ok(Self {
+        Ok(Self(Box::new(Link {
             sender,
             conn,
             closed: false,
-        })
+        })))
     }
 
     /// Lets the connection read and write what it can; `Ready` once it has closed.
     fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.closed {
+        let link = &mut *self.0;
+        if link.closed {
             return Poll::Ready(());
         }
-        match Pin::new(&mut self.conn).poll(cx) {
+        match Pin::new(&mut link.conn).poll(cx) {
             Poll::Ready(_) => {
-                self.closed = true;
+                link.closed = true;
                 Poll::Ready(())
             }
             Poll::Pending => Poll::Pending,
@@ -72,7 +77,7 @@ impl Upstream {
             if self.poll_io(cx).is_ready() {
                 return Poll::Ready(false);
             }
-            self.sender.poll_ready(cx).map(|r| r.is_ok())
+            self.0.sender.poll_ready(cx).map(|r| r.is_ok())
         })
         .await
     }
@@ -82,7 +87,7 @@ impl Upstream {
         &mut self,
         request: Request<ProxyBody>,
     ) -> Result<Response<Incoming>, SendError> {
-        let mut answer = std::pin::pin!(self.sender.try_send_request(request));
+        let mut answer = std::pin::pin!(self.0.sender.try_send_request(request));
         let outcome = std::future::poll_fn(|cx| {
             // The connection first, so the answer sees whatever it has just read.
             let _ = self.poll_io(cx);
@@ -126,7 +131,7 @@ impl Pool {
 
     /// Keeps a connection for the next request, unless the pool is full.
     fn put(&self, upstream: Upstream) {
-        if upstream.closed {
+        if upstream.0.closed {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
@@ -167,10 +172,10 @@ impl Streaming {
         let Some(mut upstream) = self.upstream.take() else {
             return;
         };
-        if upstream.closed {
+        if upstream.0.closed {
             return;
         }
-        if upstream.sender.is_ready() {
+        if upstream.0.sender.is_ready() {
             self.pool.put(upstream);
             return;
         }
