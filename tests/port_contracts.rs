@@ -50,6 +50,13 @@ async fn in_memory_event_log_keeps_the_event_log_contract() {
 }
 
 #[tokio::test]
+async fn the_in_memory_event_log_tells_a_resume_of_what_it_discarded() {
+    let retention = std::time::Duration::from_secs(1);
+    contracts::event_log::discards_are_told(InMemoryEventLog::new(10_000, retention), retention)
+        .await;
+}
+
+#[tokio::test]
 async fn in_memory_reply_bus_keeps_the_reply_bus_contract() {
     contracts::reply_bus::run(|| async { InMemoryReplyBus::new() }).await;
 }
@@ -177,6 +184,19 @@ async fn nats_event_log_keeps_the_event_log_contract() {
         async move { NatsEventLog::new(conn, event_settings()) }
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_nats_event_log_tells_a_resume_of_what_it_discarded() {
+    let nats = support::NatsServer::start();
+    let retention = Duration::from_secs(1);
+    let settings = EventLogSettings {
+        stream: "GATEWAY_EVENTS_SHORT".into(),
+        max_age: retention,
+        ..event_settings()
+    };
+    let log = NatsEventLog::new(connected(&nats.url()).await, settings);
+    contracts::event_log::discards_are_told(log, retention).await;
 }
 
 #[tokio::test]

@@ -310,6 +310,14 @@ impl EventLog for EventLogAdapter {
     ) -> Result<EventStream, EventLogError> {
         with_fallback!(self, s => s.follow(client, after))
     }
+
+    async fn discarded_after(
+        &self,
+        client: &ClientId,
+        after: EventCursor,
+    ) -> Result<bool, EventLogError> {
+        with_fallback!(self, s => s.discarded_after(client, after))
+    }
 }
 
 /// Opens (creating when absent) every bucket and stream the gateway shares over NATS, once

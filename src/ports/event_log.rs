@@ -40,4 +40,16 @@ pub trait EventLog: Clone + Send + Sync + 'static {
         client: &ClientId,
         after: Option<EventCursor>,
     ) -> impl Future<Output = Result<EventStream, EventLogError>> + Send;
+
+    /// Whether events of `client` appended after `after` may have been discarded (by age,
+    /// size or count) before anyone read them: `false` only when none were, `true` when some
+    /// were or, where the log cannot tell one client's losses from another's, could have been.
+    ///
+    /// # Errors
+    /// `Unavailable` when the log cannot be asked.
+    fn discarded_after(
+        &self,
+        client: &ClientId,
+        after: EventCursor,
+    ) -> impl Future<Output = Result<bool, EventLogError>> + Send;
 }

@@ -110,3 +110,35 @@ pub async fn across<L: EventLog>(writer: L, reader: L) {
         cursors[1..].to_vec()
     );
 }
+
+/// A log whose retention is `retention` tells a client resuming from before events it
+/// discarded unread that it missed some, and one resuming after them that it did not.
+pub async fn discards_are_told<L: EventLog>(log: L, retention: Duration) {
+    let client = ClientId::parse(&format!("client-d-{}", uuid::Uuid::new_v4().simple())).unwrap();
+    let c1 = log.append(&client, &progress(1)).await.unwrap();
+    let c2 = log.append(&client, &progress(2)).await.unwrap();
+    assert!(
+        !log.discarded_after(&client, c1).await.unwrap(),
+        "nothing is discarded yet"
+    );
+    tokio::time::sleep(retention + Duration::from_millis(500)).await;
+    let c3 = log.append(&client, &progress(3)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !log.discarded_after(&client, c1).await.unwrap() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "event 2 aged out, so a resume after event 1 missed it"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !log.discarded_after(&client, c2).await.unwrap(),
+        "nothing after event 2 was discarded"
+    );
+    let mut resumed = log.follow(&client, Some(c1)).await.unwrap();
+    assert_eq!(
+        take(&mut resumed, 1).await[0].cursor,
+        c3,
+        "what is left is replayed"
+    );
+}

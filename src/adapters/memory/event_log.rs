@@ -1,6 +1,7 @@
 //! Adapters (memory): the per-client event log twin. Cursors come from one counter, like a
 //! JetStream stream sequence; each client keeps its newest `max_per_client` events, none older
-//! than the retention, and a client with no events left and no follower is forgotten.
+//! than the retention, and a client with no events left and no follower is forgotten. What
+//! was dropped unread is remembered by cursor, so a resume can be told it missed events.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -26,13 +27,27 @@ struct ClientLog {
     events: VecDeque<Stored>,
     /// The newest cursor appended, for followers to wait on.
     newest: Arc<Beacon>,
+    /// The newest cursor of an event dropped by retention (0: none).
+    dropped_through: u64,
 }
 
 impl ClientLog {
-    fn new() -> Self {
+    /// A client's log, (re)started knowing of drops up to `dropped_through`: a client seen
+    /// again after it was forgotten may have lost events then.
+    fn new(dropped_through: u64) -> Self {
         Self {
             events: VecDeque::new(),
             newest: Arc::new(Beacon::new(0)),
+            dropped_through,
+        }
+    }
+
+    /// Drops the oldest event, remembering its cursor unless it was only a stream mark.
+    fn drop_oldest(&mut self) {
+        if let Some(dropped) = self.events.pop_front()
+            && !matches!(dropped.logged.event, ClientEvent::StreamOpened { .. })
+        {
+            self.dropped_through = self.dropped_through.max(dropped.logged.cursor.get());
         }
     }
 }
@@ -42,21 +57,28 @@ struct Inner {
     next: u64,
     clients: HashMap<ClientId, ClientLog>,
     last_sweep: Instant,
+    /// The newest cursor dropped from a client since forgotten (0: none).
+    forgotten_through: u64,
 }
 
 impl Inner {
     /// Drops events past the retention, then clients left with no events and no follower.
     fn sweep(&mut self, retention: Duration, now: Instant) {
         self.last_sweep = now;
+        let forgotten = &mut self.forgotten_through;
         self.clients.retain(|_, log| {
             while log
                 .events
                 .front()
                 .is_some_and(|e| now.duration_since(e.at) > retention)
             {
-                log.events.pop_front();
+                log.drop_oldest();
             }
-            !log.events.is_empty() || Arc::strong_count(&log.newest) > 1
+            let keep = !log.events.is_empty() || Arc::strong_count(&log.newest) > 1;
+            if !keep {
+                *forgotten = (*forgotten).max(log.dropped_through);
+            }
+            keep
         });
     }
 }
@@ -75,6 +97,7 @@ impl InMemoryEventLog {
                 next: 1,
                 clients: HashMap::new(),
                 last_sweep: Instant::now(),
+                forgotten_through: 0,
             })),
             max_per_client: max_per_client.max(1),
             retention,
@@ -127,10 +150,11 @@ impl EventLog for InMemoryEventLog {
         Ok(self.with(|inner, now| {
             let cursor = EventCursor::new(inner.next);
             inner.next += 1;
+            let forgotten = inner.forgotten_through;
             let log = inner
                 .clients
                 .entry(client.clone())
-                .or_insert_with(ClientLog::new);
+                .or_insert_with(|| ClientLog::new(forgotten));
             // Only a client's newest stream mark matters (every older stream ends on it),
             // so older marks do not take the room of events.
             if matches!(event, ClientEvent::StreamOpened { .. }) {
@@ -150,7 +174,7 @@ impl EventLog for InMemoryEventLog {
                 },
             });
             while log.events.len() > max {
-                log.events.pop_front();
+                log.drop_oldest();
             }
             log.newest.set(cursor.get());
             cursor
@@ -163,10 +187,11 @@ impl EventLog for InMemoryEventLog {
         after: Option<EventCursor>,
     ) -> Result<EventStream, EventLogError> {
         let newest = self.with(|inner, _| {
+            let forgotten = inner.forgotten_through;
             inner
                 .clients
                 .entry(client.clone())
-                .or_insert_with(ClientLog::new)
+                .or_insert_with(|| ClientLog::new(forgotten))
                 .newest
                 .clone()
         });
@@ -196,6 +221,21 @@ impl EventLog for InMemoryEventLog {
             }
         });
         Ok(events.boxed())
+    }
+
+    async fn discarded_after(
+        &self,
+        client: &ClientId,
+        after: EventCursor,
+    ) -> Result<bool, EventLogError> {
+        Ok(self.with(|inner, _| {
+            // A forgotten client's own losses are no longer known apart from others'.
+            let dropped = inner
+                .clients
+                .get(client)
+                .map_or(inner.forgotten_through, |log| log.dropped_through);
+            dropped > after.get()
+        }))
     }
 }
 
@@ -256,5 +296,47 @@ mod tests {
             "the old client's event aged out and it was forgotten"
         );
         assert_eq!(kept, vec!["new-tab", "open-tab"], "a followed client stays");
+    }
+
+    #[tokio::test]
+    async fn drops_by_count_and_by_forgetting_are_told_but_marks_are_not() {
+        let log = InMemoryEventLog::new(2, Duration::from_millis(50));
+        let client = ClientId::parse("busy-tab").unwrap();
+        let progress = |n: &str| ClientEvent::Progress {
+            request_id: RequestId::parse(n).unwrap(),
+            execution_id: None,
+            step: None,
+            message: None,
+            progress: None,
+            trace: None,
+        };
+        let mark = |s: &str| ClientEvent::StreamOpened {
+            stream: StreamId::parse(s).unwrap(),
+        };
+        let c1 = log.append(&client, &progress("r1")).await.unwrap();
+        let c2 = log.append(&client, &mark("m1")).await.unwrap();
+        let c3 = log.append(&client, &progress("r2")).await.unwrap();
+        assert!(!log.discarded_after(&client, c1).await.unwrap());
+        let c4 = log.append(&client, &progress("r3")).await.unwrap();
+        assert!(
+            log.discarded_after(&client, EventCursor::new(0))
+                .await
+                .unwrap(),
+            "r1 went to make room"
+        );
+        assert!(
+            !log.discarded_after(&client, c1).await.unwrap(),
+            "after r1 only the stream mark went, which is no event of the client's"
+        );
+        assert!(!log.discarded_after(&client, c2).await.unwrap());
+
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let other = ClientId::parse("other-tab").unwrap();
+        log.append(&other, &progress("x")).await.unwrap();
+        assert!(
+            log.discarded_after(&client, c3).await.unwrap(),
+            "r3 aged out and the client was forgotten"
+        );
+        assert!(!log.discarded_after(&client, c4).await.unwrap());
     }
 }

@@ -143,4 +143,20 @@ impl EventLog for NatsEventLog {
         let after = after.map_or(0, EventCursor::get);
         super::follower::follow(self.conn.clone(), stream, self.subject(client), after).await
     }
+
+    /// Retention here is the stream's (age and size, over all clients), so any discarded
+    /// sequence after `after` counts: the stream's first one tells.
+    #[tracing::instrument(name = "nats events discarded", skip_all)]
+    async fn discarded_after(
+        &self,
+        _client: &ClientId,
+        after: EventCursor,
+    ) -> Result<bool, EventLogError> {
+        let stream = self.stream().await?;
+        let info = tokio::time::timeout(OP_TIMEOUT, stream.get_info())
+            .await
+            .map_err(|_| unavailable("timed out reading the event stream's state"))?
+            .map_err(unavailable)?;
+        Ok(after.get().saturating_add(1) < info.state.first_sequence)
+    }
 }
