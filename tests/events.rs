@@ -574,3 +574,71 @@ async fn a_stream_with_a_generated_client_id_is_replaced_from_another_replica_to
         "{told:?}"
     );
 }
+
+#[tokio::test]
+async fn a_resume_from_before_events_the_log_discarded_is_told_it_missed_some() {
+    let standin = NoetlStandIn::start().await;
+    let mut raw = base_raw_config(&standin.base_url(), None);
+    raw.gateway_event_retention_secs = 1;
+    let gw = TestGateway::start(raw).await;
+    let token = standin.add_session(41, "gap@example.com", json!([]));
+    let init = |sse_init: &Frame| sse_init.data["result"].get("missedEvents").cloned();
+    let connect = |last: Option<String>| {
+        let mut request = gw
+            .http
+            .get(gw.public(&format!("/events?session_token={token}&client_id=tab-gap")));
+        if let Some(id) = last {
+            request = request.header("last-event-id", id);
+        }
+        SseClient::connect(request)
+    };
+
+    let mut sse = connect(None).await;
+    assert_eq!(
+        init(&sse.next().await),
+        None,
+        "a fresh stream resumes nothing"
+    );
+    execute(&gw, &token, ECHO, "tab-gap", json!({"k": 1})).await;
+    let mut last = None;
+    while last.is_none() {
+        let frame = sse.next_event().await;
+        if frame.event == "playbook/result" {
+            last = frame.id;
+        }
+    }
+    drop(sse);
+
+    let mut back = connect(last.clone()).await;
+    assert_eq!(
+        init(&back.next().await),
+        Some(json!(false)),
+        "nothing was discarded after the client's last event"
+    );
+    drop(back);
+
+    let second = execute(&gw, &token, ECHO, "tab-gap", json!({"k": 2})).await["requestId"].clone();
+    assert!(
+        support::eventually(Duration::from_secs(10), || async {
+            standin
+                .callbacks()
+                .iter()
+                .any(|c| c.url.ends_with("/callback/async") && c.body["request_id"] == second)
+        })
+        .await,
+        "the second run reports while the client is away"
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut late = connect(last).await;
+    assert_eq!(
+        init(&late.next().await),
+        Some(json!(true)),
+        "the second run's events aged out before the client came back"
+    );
+    assert!(
+        late.next_within(Duration::from_millis(500))
+            .await
+            .is_none_or(|f| f.event != "playbook/result"),
+        "and they are not replayed"
+    );
+}

@@ -310,6 +310,16 @@ impl<R: PlaybookRunner, Q: RequestStore, L: EventLog> ExecutionService<R, Q, L> 
         Ok(self.events.follow(client, after).await?)
     }
 
+    /// Whether a client resuming after `after` may have missed events its log discarded
+    /// before it came back; `None` when the log cannot tell now.
+    pub async fn missed_after(&self, client: &ClientId, after: EventCursor) -> Option<bool> {
+        self.events
+            .discarded_after(client, after)
+            .await
+            .inspect_err(|err| tracing::warn!(error = %err, "could not tell whether a resuming client missed events"))
+            .ok()
+    }
+
     /// Marks in the client's log that `stream` opened, so that streams opened before it, on
     /// any replica, end when they read the mark.
     ///

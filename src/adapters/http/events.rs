@@ -62,12 +62,20 @@ fn sse_response(frames: impl Stream<Item = Event> + Send + 'static) -> Response 
         .body(Body::from_bytes_stream(chunks))
 }
 
-fn init_frame(client: &ClientId, pending: &[PendingRequest], cursor: Option<EventCursor>) -> Event {
+/// The first frame: the client's id and pending requests, and on a resume whether the log
+/// discarded events after the client's last one before it came back (`missedEvents`; the
+/// client should then reload what it shows).
+fn init_frame(
+    client: &ClientId,
+    pending: &[PendingRequest],
+    cursor: Option<EventCursor>,
+    missed: Option<bool>,
+) -> Event {
     let pending: Vec<Value> = pending
         .iter()
         .map(|p| json!({"requestId": p.request_id, "executionId": p.execution_id, "playbookPath": p.playbook_path}))
         .collect();
-    let data = json!({
+    let mut data = json!({
         "jsonrpc": "2.0",
         "id": 1,
         "result": {
@@ -78,6 +86,9 @@ fn init_frame(client: &ClientId, pending: &[PendingRequest], cursor: Option<Even
             "pendingRequests": pending,
         }
     });
+    if let Some(missed) = missed {
+        data["result"]["missedEvents"] = json!(missed);
+    }
     frame("message", &data).id(cursor.map_or(0, EventCursor::get).to_string())
 }
 
@@ -205,7 +216,11 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
             }
         }
     };
-    let first = init_frame(&client, &pending, after);
+    let missed = match after {
+        Some(after) => gateway.executions.missed_after(&client, after).await,
+        None => None,
+    };
+    let first = init_frame(&client, &pending, after, missed);
     let body = live(gateway.clone(), client, logged, after, mark);
     sse_response(stream::iter([first]).chain(body))
 }
