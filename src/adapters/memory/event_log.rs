@@ -244,23 +244,30 @@ mod tests {
     use super::*;
     use crate::domain::{RequestId, StreamId};
 
-    #[tokio::test]
-    async fn a_newer_stream_mark_takes_the_place_of_older_ones() {
-        let log = InMemoryEventLog::new(10, Duration::from_secs(60));
-        let client = ClientId::parse("tab").unwrap();
-        let mark = |s: &str| ClientEvent::StreamOpened {
-            stream: StreamId::parse(s).unwrap(),
-        };
-        let progress = ClientEvent::Progress {
-            request_id: RequestId::parse("r1").unwrap(),
+    fn mark(stream: &str) -> ClientEvent {
+        ClientEvent::StreamOpened {
+            stream: StreamId::parse(stream).unwrap(),
+        }
+    }
+
+    fn progress(request: &str) -> ClientEvent {
+        ClientEvent::Progress {
+            request_id: RequestId::parse(request).unwrap(),
             execution_id: None,
             step: None,
             message: None,
             progress: None,
             trace: None,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn a_newer_stream_mark_takes_the_place_of_older_ones() {
+        let log = InMemoryEventLog::new(10, Duration::from_secs(60));
+        let client = ClientId::parse("tab").unwrap();
+        let event = progress("r1");
         log.append(&client, &mark("one")).await.unwrap();
-        log.append(&client, &progress).await.unwrap();
+        log.append(&client, &event).await.unwrap();
         log.append(&client, &mark("two")).await.unwrap();
         let events: Vec<ClientEvent> = log
             .follow(&client, None)
@@ -270,7 +277,7 @@ mod tests {
             .map(|e| e.unwrap().event)
             .collect()
             .await;
-        assert_eq!(events, vec![progress, mark("two")]);
+        assert_eq!(events, vec![event, mark("two")]);
     }
 
     #[tokio::test]
@@ -278,9 +285,7 @@ mod tests {
         let log = InMemoryEventLog::new(10, Duration::from_millis(50));
         let gone = ClientId::parse("closed-tab").unwrap();
         let watched = ClientId::parse("open-tab").unwrap();
-        let mark = ClientEvent::StreamOpened {
-            stream: StreamId::parse("s").unwrap(),
-        };
+        let mark = mark("s");
         log.append(&gone, &mark).await.unwrap();
         let _follower = log.follow(&watched, None).await.unwrap();
         tokio::time::sleep(Duration::from_millis(80)).await;
@@ -302,17 +307,6 @@ mod tests {
     async fn drops_by_count_and_by_forgetting_are_told_but_marks_are_not() {
         let log = InMemoryEventLog::new(2, Duration::from_millis(50));
         let client = ClientId::parse("busy-tab").unwrap();
-        let progress = |n: &str| ClientEvent::Progress {
-            request_id: RequestId::parse(n).unwrap(),
-            execution_id: None,
-            step: None,
-            message: None,
-            progress: None,
-            trace: None,
-        };
-        let mark = |s: &str| ClientEvent::StreamOpened {
-            stream: StreamId::parse(s).unwrap(),
-        };
         let c1 = log.append(&client, &progress("r1")).await.unwrap();
         let c2 = log.append(&client, &mark("m1")).await.unwrap();
         let c3 = log.append(&client, &progress("r2")).await.unwrap();
