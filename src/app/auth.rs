@@ -209,7 +209,7 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
     ///
     /// # Errors
     /// [`AuthError`] when the token is in no cache and NoETL cannot answer.
-    pub async fn resolve(&self, token: &SessionToken) -> Result<Option<Session>, AuthError> {
+    pub async fn resolve(&self, token: &SessionToken) -> Result<Option<Arc<Session>>, AuthError> {
         self.resolve_through_levels(token).await
     }
 

@@ -123,7 +123,7 @@ pub(crate) async fn authenticate(
     gateway: &Arc<Gateway>,
     req: &Request,
     allow_query: bool,
-) -> Result<(SessionToken, Session), Response> {
+) -> Result<(SessionToken, Arc<Session>), Response> {
     let id = req
         .extensions()
         .get::<CorrelationId>()
@@ -139,7 +139,7 @@ pub(crate) async fn authenticate_parts(
     uri: &Uri,
     id: &CorrelationId,
     allow_query: bool,
-) -> Result<(SessionToken, Session), Response> {
+) -> Result<(SessionToken, Arc<Session>), Response> {
     let refuse = |message: &str| error_response(StatusCode::UNAUTHORIZED, message, id);
     let Some(raw) = token_from_parts(headers, uri, allow_query) else {
         return Err(refuse("A session is required"));

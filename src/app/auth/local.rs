@@ -12,7 +12,7 @@ use crate::domain::{Session, SessionKey};
 
 #[derive(Debug, Clone)]
 enum Entry {
-    Valid(Session),
+    Valid(Arc<Session>),
     Unknown,
     Revoked,
 }
@@ -26,7 +26,8 @@ struct Inner {
 /// What the local level knows of a key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Local {
-    Valid(Session),
+    /// Shared, not copied: every request on a cached session reads the same one.
+    Valid(Arc<Session>),
     /// Known invalid (unknown to the backend, or logged out).
     Invalid,
     Miss,
@@ -91,7 +92,7 @@ impl LocalSessions {
             let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
             life = life.min(left);
         }
-        self.insert(key, Entry::Valid(session.clone()), life);
+        self.insert(key, Entry::Valid(Arc::new(session.clone())), life);
     }
 
     pub fn put_unknown(&self, key: &SessionKey) {

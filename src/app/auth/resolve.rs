@@ -15,7 +15,7 @@ use crate::app::metrics::{LookupOutcome, SessionLevel};
 use crate::domain::{ExpiresAt, Session, SessionKey, SessionToken, User};
 use crate::ports::{CacheLookup, PlaybookRunner, ReplyBus, SessionCache};
 
-type Lookup = Shared<BoxFuture<'static, Result<Option<Session>, AuthError>>>;
+type Lookup = Shared<BoxFuture<'static, Result<Option<Arc<Session>>, AuthError>>>;
 
 /// Lookups in progress, by session key.
 #[derive(Debug, Clone, Default)]
@@ -32,7 +32,7 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
     pub(super) async fn resolve_through_levels(
         &self,
         token: &SessionToken,
-    ) -> Result<Option<Session>, AuthError> {
+    ) -> Result<Option<Arc<Session>>, AuthError> {
         let key = token.key();
         match self.local.get(&key) {
             Local::Valid(session) => {
@@ -75,14 +75,14 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
         &self,
         token: &SessionToken,
         key: &SessionKey,
-    ) -> Result<Option<Session>, AuthError> {
+    ) -> Result<Option<Arc<Session>>, AuthError> {
         let now = OffsetDateTime::now_utc();
         let shared = |outcome| self.metrics.session_lookup(SessionLevel::Shared, outcome);
         match self.cache.get(key).await {
             Ok(CacheLookup::Hit(session)) if session.is_usable(now) => {
                 shared(LookupOutcome::Hit);
                 self.local.put_valid(key, &session);
-                return Ok(Some(session));
+                return Ok(Some(Arc::new(session)));
             }
             Ok(CacheLookup::Revoked) => {
                 shared(LookupOutcome::Invalid);
@@ -111,7 +111,7 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
             Some(session) => {
                 backend(LookupOutcome::Hit);
                 self.remember_at(key, &session).await;
-                Ok(Some(session))
+                Ok(Some(Arc::new(session)))
             }
             None => {
                 backend(LookupOutcome::Invalid);

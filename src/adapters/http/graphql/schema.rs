@@ -21,7 +21,7 @@ use crate::domain::{
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub token: SessionToken,
-    pub session: Session,
+    pub session: Arc<Session>,
 }
 
 /// An `Idempotency-Key` header, when the request had one.
