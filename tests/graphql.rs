@@ -439,3 +439,52 @@ async fn a_subscription_started_first_receives_progress_and_result_and_a_resumed
     };
     assert_eq!(errors[0]["extensions"]["code"], "FORBIDDEN", "{refused}");
 }
+
+#[tokio::test]
+async fn a_resumed_subscription_hears_first_of_events_the_log_discarded() {
+    let standin = NoetlStandIn::start().await;
+    let mut raw = base_raw_config(&standin.base_url(), None);
+    raw.gateway_event_retention_secs = 1;
+    let gw = TestGateway::start(raw).await;
+    let token = standin.add_session(22, "gap@example.com", json!([]));
+    let run = |k: u32| {
+        let vars = json!({"name": ECHO, "clientId": "tab-gone", "vars": {"k": k}});
+        gql(&gw, &token, BROWSER_MUTATION, vars)
+    };
+
+    let mut ws = subscribe(&gw, &token, json!({"c": "tab-gone"})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    run(1).await;
+    let mut last = next_event(&mut ws).await;
+    while last["method"] != "playbook/result" {
+        last = next_event(&mut ws).await;
+    }
+    drop(ws);
+    let after = last["cursor"].clone();
+
+    let mut current = subscribe(&gw, &token, json!({"c": "tab-gone", "after": after})).await;
+    let quiet = tokio::time::timeout(Duration::from_millis(300), current.next()).await;
+    assert!(quiet.is_err(), "nothing was discarded yet: {quiet:?}");
+    drop(current);
+
+    let (_, second) = run(2).await;
+    let request_id = second["data"]["executePlaybook"]["requestId"].clone();
+    assert!(
+        support::eventually(Duration::from_secs(10), || async {
+            standin
+                .callbacks()
+                .iter()
+                .any(|c| c.url.ends_with("/callback/async") && c.body["request_id"] == request_id)
+        })
+        .await,
+        "the second run reports while nobody is subscribed"
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut late = subscribe(&gw, &token, json!({"c": "tab-gone", "after": after})).await;
+    let notice = next_event(&mut late).await;
+    assert_eq!(
+        (notice["method"].as_str(), &notice["cursor"]),
+        (Some("events/missed"), &after),
+        "{notice}"
+    );
+}

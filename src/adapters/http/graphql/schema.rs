@@ -238,8 +238,14 @@ impl SubscriptionRoot {
                 ));
             }
         };
+        let missed = match after {
+            Some(after) if gw.executions.missed_after(&client, after).await == Some(true) => {
+                Some(Ok(ExecutionEvent::missed(after)))
+            }
+            _ => None,
+        };
         let presence = gw.callbacks.presence().enter(&client);
-        Ok(events
+        let logged = events
             .filter(|item| {
                 let for_client = item.as_ref().map_or(true, |l| l.event.is_for_client());
                 std::future::ready(for_client)
@@ -248,7 +254,8 @@ impl SubscriptionRoot {
                 let _present_while_subscribed = &presence;
                 item.map(ExecutionEvent::from)
                     .map_err(|e| from_execution(e.into()))
-            }))
+            });
+        Ok(futures_util::stream::iter(missed).chain(logged))
     }
 }
 

@@ -4,7 +4,7 @@ use async_graphql::{Enum, Json, SimpleObject};
 use serde_json::Value;
 
 use crate::app::executions::Started;
-use crate::domain::{ClientEvent, ExecutionState, ExecutionStatus, LoggedEvent};
+use crate::domain::{ClientEvent, EventCursor, ExecutionState, ExecutionStatus, LoggedEvent};
 
 /// What `executePlaybook` and `rerunExecution` answer (the upstream shape).
 #[derive(Debug, SimpleObject)]
@@ -79,7 +79,9 @@ impl From<ExecutionStatus> for Execution {
 pub struct ExecutionEvent {
     /// Position in the client's event log; pass it as `after` to resume.
     pub cursor: String,
-    /// `playbook/result`, `playbook/progress` or `playbook/state`.
+    /// `playbook/result`, `playbook/progress` or `playbook/state`; or `events/missed`, sent
+    /// first on a resume (`after`) when the log discarded events after that cursor before the
+    /// subscription came (the client should reload what it shows).
     pub method: String,
     pub request_id: Option<String>,
     pub execution_id: Option<String>,
@@ -92,11 +94,11 @@ pub struct ExecutionEvent {
     pub error: Option<Json<Value>>,
 }
 
-impl From<LoggedEvent> for ExecutionEvent {
-    fn from(logged: LoggedEvent) -> Self {
-        let cursor = logged.cursor.get().to_string();
-        let blank = |method: &str| Self {
-            cursor: cursor.clone(),
+impl ExecutionEvent {
+    /// An event with only its cursor and method.
+    fn blank(cursor: EventCursor, method: &str) -> Self {
+        Self {
+            cursor: cursor.get().to_string(),
             method: method.to_owned(),
             request_id: None,
             execution_id: None,
@@ -106,7 +108,18 @@ impl From<LoggedEvent> for ExecutionEvent {
             progress: None,
             data: None,
             error: None,
-        };
+        }
+    }
+
+    /// The notice that events after `after` were discarded before this subscription.
+    pub fn missed(after: EventCursor) -> Self {
+        Self::blank(after, "events/missed")
+    }
+}
+
+impl From<LoggedEvent> for ExecutionEvent {
+    fn from(logged: LoggedEvent) -> Self {
+        let blank = |method: &str| Self::blank(logged.cursor, method);
         match logged.event {
             ClientEvent::Result {
                 request_id,
