@@ -619,13 +619,7 @@ async fn a_resume_from_before_events_the_log_discarded_is_told_it_missed_some() 
 
     let second = execute(&gw, &token, ECHO, "tab-gap", json!({"k": 2})).await["requestId"].clone();
     assert!(
-        support::eventually(Duration::from_secs(10), || async {
-            standin
-                .callbacks()
-                .iter()
-                .any(|c| c.url.ends_with("/callback/async") && c.body["request_id"] == second)
-        })
-        .await,
+        standin.posts_result_of(&second).await,
         "the second run reports while the client is away"
     );
     tokio::time::sleep(Duration::from_millis(2500)).await;

@@ -470,13 +470,7 @@ async fn a_resumed_subscription_hears_first_of_events_the_log_discarded() {
     let (_, second) = run(2).await;
     let request_id = second["data"]["executePlaybook"]["requestId"].clone();
     assert!(
-        support::eventually(Duration::from_secs(10), || async {
-            standin
-                .callbacks()
-                .iter()
-                .any(|c| c.url.ends_with("/callback/async") && c.body["request_id"] == request_id)
-        })
-        .await,
+        standin.posts_result_of(&request_id).await,
         "the second run reports while nobody is subscribed"
     );
     tokio::time::sleep(Duration::from_millis(2500)).await;

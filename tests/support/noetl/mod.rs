@@ -221,6 +221,17 @@ impl NoetlStandIn {
         lock(&self.state.callbacks).clone()
     }
 
+    /// Whether the worker posts the result of `request_id` to the async callback route
+    /// within 10 s.
+    pub async fn posts_result_of(&self, request_id: &Value) -> bool {
+        super::eventually(std::time::Duration::from_secs(10), || async {
+            self.callbacks()
+                .iter()
+                .any(|c| c.url.ends_with("/callback/async") && &c.body["request_id"] == request_id)
+        })
+        .await
+    }
+
     /// Registers a session the way the login playbook would, and returns its token.
     pub fn add_session(&self, user_id: i64, email: &str, roles: Value) -> String {
         self.state.create_session(user_id, email, roles).0
