@@ -200,6 +200,32 @@ async fn the_nats_event_log_tells_a_resume_of_what_it_discarded() {
 }
 
 #[tokio::test]
+async fn a_result_appended_again_to_the_nats_event_log_is_kept_once() {
+    use futures_util::StreamExt;
+    use noetl_gateway::domain::{ClientEvent, ClientId, ExecutionState, RequestId};
+    use noetl_gateway::ports::EventLog;
+    let nats = support::NatsServer::start();
+    let log = NatsEventLog::new(connected(&nats.url()).await, event_settings());
+    let client = ClientId::parse("tab-once").unwrap();
+    let result = ClientEvent::Result {
+        request_id: RequestId::parse("req-once").unwrap(),
+        execution_id: None,
+        state: ExecutionState::Completed,
+        data: None,
+        error: None,
+        trace: None,
+    };
+    let first = log.append(&client, &result).await.unwrap();
+    let again = log.append(&client, &result).await.unwrap();
+    assert_eq!(first, again, "the repeat is acknowledged as the first");
+    let mut follow = log.follow(&client, None).await.unwrap();
+    let only = follow.next().await.unwrap().unwrap();
+    assert_eq!(only.cursor, first);
+    let more = tokio::time::timeout(Duration::from_millis(500), follow.next()).await;
+    assert!(more.is_err(), "nothing after the one result: {more:?}");
+}
+
+#[tokio::test]
 async fn a_nats_event_appended_on_one_replica_is_followed_on_another() {
     let nats = support::NatsServer::start();
     let a = NatsEventLog::new(connected(&nats.url()).await, event_settings());

@@ -61,6 +61,27 @@ impl ClientEvent {
         }
     }
 
+    /// The identity of an event that is logged at most once (a request's result, an
+    /// execution's state), so that a log can drop a repeated append of it: a retry after a
+    /// lost acknowledgement, or a second writer after a replica died between logging it and
+    /// marking the request complete. Progress reports have none.
+    pub fn once_key(&self) -> Option<String> {
+        match self {
+            Self::Result { request_id, .. } => Some(format!("result:{request_id}")),
+            Self::State {
+                execution_id,
+                state,
+                step_name,
+                ..
+            } => Some(format!(
+                "state:{execution_id}:{}:{}",
+                state.as_str(),
+                step_name.as_deref().unwrap_or_default()
+            )),
+            Self::Progress { .. } | Self::StreamOpened { .. } => None,
+        }
+    }
+
     /// Whether the event is for the client (a frame), rather than a marker for streams.
     pub fn is_for_client(&self) -> bool {
         !matches!(self, Self::StreamOpened { .. })

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
 use tokio::sync::RwLock;
@@ -113,9 +114,15 @@ impl EventLog for NatsEventLog {
             serde_json::to_vec(event).map_err(|e| EventLogError::Corrupt(Box::new(e)))?,
         );
         let js = jetstream::new(self.conn.client().clone());
+        let mut message = PublishMessage::build().payload(payload);
+        if let Some(key) = event.once_key() {
+            // Within the stream's duplicate window JetStream keeps the first of these and
+            // acknowledges a repeat with the first one's sequence.
+            message = message.message_id(format!("{client}:{key}"));
+        }
         let publish = async {
             let ack = js
-                .publish(self.subject(client), payload)
+                .send_publish(self.subject(client), message)
                 .await
                 .map_err(unavailable)?;
             ack.await.map_err(unavailable)
