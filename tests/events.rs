@@ -636,3 +636,50 @@ async fn a_resume_from_before_events_the_log_discarded_is_told_it_missed_some() 
         "and they are not replayed"
     );
 }
+
+#[tokio::test]
+async fn with_nats_away_a_resume_is_not_told_what_this_replica_cannot_know() {
+    let mut env = on_nats(1, 44, "away@example.com").await;
+    let gw = &env.gateways[0];
+    let mut sse = open(gw, &env.token, "tab-away", None).await;
+    execute(gw, &env.token, ECHO, "tab-away", json!({"k": 1})).await;
+    let mut last = None;
+    while last.is_none() {
+        let frame = sse.next_event().await;
+        if frame.event == "playbook/result" {
+            last = frame.id;
+        }
+    }
+    drop(sse);
+    let resume = |last: Option<String>| {
+        let request = gw
+            .http
+            .get(gw.public(&format!(
+                "/events?session_token={}&client_id=tab-away",
+                env.token
+            )))
+            .header("last-event-id", last.unwrap_or_default());
+        SseClient::connect(request)
+    };
+    let mut present = resume(last.clone()).await;
+    let init = present.next().await;
+    assert_eq!(
+        init.data["result"]["missedEvents"],
+        json!(false),
+        "with NATS there, the shared log answers: {init:?}"
+    );
+    drop(present);
+
+    env.nats.kill();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut away = resume(last).await;
+    let init = away.next().await;
+    assert_eq!(
+        init.event, "message",
+        "the stream opens on this replica's log: {init:?}"
+    );
+    assert!(
+        init.data["result"].get("missedEvents").is_none(),
+        "the local log cannot say what the shared one discarded: {init:?}"
+    );
+}

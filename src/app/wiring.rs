@@ -316,7 +316,9 @@ impl EventLog for EventLogAdapter {
         client: &ClientId,
         after: EventCursor,
     ) -> Result<bool, EventLogError> {
-        with_fallback!(self, s => s.discarded_after(client, after))
+        // This process's log knows nothing of what the shared one discarded: while NATS is
+        // away the answer is "cannot tell", not the local log's.
+        with_fallback!(self, s => s.discarded_after(client, after), |err, _local| Err(err))
     }
 }
 
