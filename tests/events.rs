@@ -36,6 +36,16 @@ async fn open(
     sse
 }
 
+/// The SSE id of the next result frame: where a client resumes after it.
+async fn result_id(sse: &mut SseClient) -> Option<String> {
+    loop {
+        let frame = sse.next_event().await;
+        if frame.event == "playbook/result" {
+            return frame.id;
+        }
+    }
+}
+
 fn params(frame: &Frame) -> &Value {
     &frame.data["params"]
 }
@@ -600,13 +610,7 @@ async fn a_resume_from_before_events_the_log_discarded_is_told_it_missed_some() 
         "a fresh stream resumes nothing"
     );
     execute(&gw, &token, ECHO, "tab-gap", json!({"k": 1})).await;
-    let mut last = None;
-    while last.is_none() {
-        let frame = sse.next_event().await;
-        if frame.event == "playbook/result" {
-            last = frame.id;
-        }
-    }
+    let last = result_id(&mut sse).await;
     drop(sse);
 
     let mut back = connect(last.clone()).await;
@@ -643,13 +647,7 @@ async fn with_nats_away_a_resume_is_not_told_what_this_replica_cannot_know() {
     let gw = &env.gateways[0];
     let mut sse = open(gw, &env.token, "tab-away", None).await;
     execute(gw, &env.token, ECHO, "tab-away", json!({"k": 1})).await;
-    let mut last = None;
-    while last.is_none() {
-        let frame = sse.next_event().await;
-        if frame.event == "playbook/result" {
-            last = frame.id;
-        }
-    }
+    let last = result_id(&mut sse).await;
     drop(sse);
     let resume = |last: Option<String>| {
         let request = gw
