@@ -104,7 +104,7 @@ impl Inner {
     /// Sends the request, once more on a new connection when a pooled one turned out to be
     /// closed before anything was written.
     async fn exchange(
-        self: &Arc<Self>,
+        &self,
         addr: &str,
         request: Request<ProxyBody>,
     ) -> Result<ForwardResponse, ForwardError> {

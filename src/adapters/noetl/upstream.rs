@@ -119,7 +119,7 @@ impl Pool {
 
     /// The most recently used idle connection that has not been idle too long.
     pub(super) fn take(&self) -> Option<Upstream> {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut idle = crate::sync::lock(&self.idle);
         // The oldest are first: drop the ones past their time, all at once.
         let fresh = idle.partition_point(|(_, since)| since.elapsed() >= self.idle_timeout);
         let stale: Vec<_> = idle.drain(..fresh).collect();
@@ -134,7 +134,7 @@ impl Pool {
         if upstream.0.closed {
             return;
         }
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut idle = crate::sync::lock(&self.idle);
         if idle.len() < self.max_idle {
             idle.push((upstream, Instant::now()));
         }
@@ -142,7 +142,7 @@ impl Pool {
 
     #[cfg(test)]
     fn idle_count(&self) -> usize {
-        self.idle.lock().map(|i| i.len()).unwrap_or_default()
+        crate::sync::lock(&self.idle).len()
     }
 }
 
@@ -162,9 +162,7 @@ impl Streaming {
             pool,
         }
     }
-}
 
-impl Streaming {
     /// Gives the connection back once the response has been read. It is idle at once unless
     /// NoETL answered before taking the whole request body: then a task of its own sends the
     /// rest (the client is still uploading it) and pools the connection after.
