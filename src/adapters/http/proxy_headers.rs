@@ -9,6 +9,8 @@ use std::net::IpAddr;
 use poem::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use super::proxy::ProxyCall;
+use super::request_id::HEADER as REQUEST_ID;
+use super::session_auth::X_SESSION_TOKEN;
 use crate::adapters::trace_context::{TRACEPARENT, current_traceparent};
 use crate::domain::Session;
 
@@ -16,9 +18,7 @@ use crate::domain::Session;
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_TRACEPARENT: HeaderName = HeaderName::from_static(TRACEPARENT);
-const X_SESSION_TOKEN: HeaderName = HeaderName::from_static("x-session-token");
 const IDENTITY: [HeaderName; 3] = [
     HeaderName::from_static("x-noetl-user-id"),
     HeaderName::from_static("x-noetl-user-email"),
@@ -85,7 +85,7 @@ const WITHHELD: [HeaderName; 8] = [
     X_FORWARDED_FOR,
     X_FORWARDED_PROTO,
     X_FORWARDED_HOST,
-    X_REQUEST_ID,
+    REQUEST_ID,
 ];
 
 /// Client headers that never reach NoETL as sent: hop-by-hop ones, credentials, `Host`,
@@ -139,7 +139,7 @@ pub(super) fn upstream_headers(call: &ProxyCall<'_>, session: &Session) -> Heade
     let roles = session.user.roles.as_slice().join(",");
     let set = [
         (X_FORWARDED_FOR, forwarded_for.as_str()),
-        (X_REQUEST_ID, call.id.as_str()),
+        (REQUEST_ID, call.id.as_str()),
         (IDENTITY[1].clone(), session.user.email.as_str()),
         (IDENTITY[2].clone(), roles.as_str()),
     ];

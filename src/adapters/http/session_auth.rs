@@ -65,7 +65,8 @@ pub fn token_from_request(req: &Request, allow_query: bool) -> Option<String> {
     token_from_parts(req.headers(), req.uri(), allow_query).map(str::to_owned)
 }
 
-const X_SESSION_TOKEN: HeaderName = HeaderName::from_static("x-session-token");
+/// The header a session token may come in when not as a bearer token.
+pub(super) const X_SESSION_TOKEN: HeaderName = HeaderName::from_static("x-session-token");
 
 /// The raw session token from a request's headers (and query, where allowed), in contract
 /// order, as it appears there.
