@@ -256,11 +256,12 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
 
     /// Stores a NoETL-confirmed session in both levels (the shared one best-effort).
     async fn remember(&self, token: &SessionToken, session: &Session) {
-        self.remember_at(&token.key(), session).await;
+        self.remember_at(&token.key(), &Arc::new(session.clone()))
+            .await;
     }
 
     /// As `remember`, for a key already computed.
-    async fn remember_at(&self, key: &SessionKey, session: &Session) {
+    async fn remember_at(&self, key: &SessionKey, session: &Arc<Session>) {
         self.local.put_valid(key, session);
         if let Err(err) = self.cache.put(key, session).await {
             tracing::debug!(error = %err, "session not shared: shared cache away");

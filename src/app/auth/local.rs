@@ -81,7 +81,7 @@ impl LocalSessions {
     }
 
     /// Remembers a usable session; an unusable one is not kept.
-    pub fn put_valid(&self, key: &SessionKey, session: &Session) {
+    pub fn put_valid(&self, key: &SessionKey, session: &Arc<Session>) {
         let now_utc = OffsetDateTime::now_utc();
         if !session.is_usable(now_utc) {
             return;
@@ -92,7 +92,7 @@ impl LocalSessions {
             let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
             life = life.min(left);
         }
-        self.insert(key, Entry::Valid(Arc::new(session.clone())), life);
+        self.insert(key, Entry::Valid(session.clone()), life);
     }
 
     pub fn put_unknown(&self, key: &SessionKey) {
@@ -193,11 +193,14 @@ mod tests {
     #[test]
     fn an_entry_ends_at_the_sessions_own_expiry_when_that_is_sooner() {
         let local = cache();
-        local.put_valid(&key(1), &session(time::Duration::milliseconds(150)));
+        local.put_valid(
+            &key(1),
+            &Arc::new(session(time::Duration::milliseconds(150))),
+        );
         assert!(matches!(local.get(&key(1)), Local::Valid(_)));
         std::thread::sleep(Duration::from_millis(250));
         assert_eq!(local.get(&key(1)), Local::Miss);
-        local.put_valid(&key(2), &session(time::Duration::seconds(-1)));
+        local.put_valid(&key(2), &Arc::new(session(time::Duration::seconds(-1))));
         assert_eq!(
             local.get(&key(2)),
             Local::Miss,
@@ -209,7 +212,7 @@ mod tests {
     fn the_oldest_entries_go_when_full() {
         let local = cache();
         for n in 0..5 {
-            local.put_valid(&key(n), &session(time::Duration::hours(1)));
+            local.put_valid(&key(n), &Arc::new(session(time::Duration::hours(1))));
         }
         assert_eq!(local.len(), 3);
         assert_eq!(local.get(&key(0)), Local::Miss);

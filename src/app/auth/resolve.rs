@@ -81,8 +81,9 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
         match self.cache.get(key).await {
             Ok(CacheLookup::Hit(session)) if session.is_usable(now) => {
                 shared(LookupOutcome::Hit);
+                let session = Arc::new(session);
                 self.local.put_valid(key, &session);
-                return Ok(Some(Arc::new(session)));
+                return Ok(Some(session));
             }
             Ok(CacheLookup::Revoked) => {
                 shared(LookupOutcome::Invalid);
@@ -110,8 +111,9 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
         match found.filter(|s| s.is_usable(now)) {
             Some(session) => {
                 backend(LookupOutcome::Hit);
+                let session = Arc::new(session);
                 self.remember_at(key, &session).await;
-                Ok(Some(Arc::new(session)))
+                Ok(Some(session))
             }
             None => {
                 backend(LookupOutcome::Invalid);
