@@ -17,7 +17,8 @@ async fn execute(gw: &TestGateway, token: &str, name: &str, client: &str, vars: 
     body["data"]["executePlaybook"].clone()
 }
 
-async fn open(
+/// `client`'s event stream, resumed after `last_event_id` when given; nothing read yet.
+async fn connect_events(
     gw: &TestGateway,
     token: &str,
     client: &str,
@@ -29,7 +30,17 @@ async fn open(
     if let Some(id) = last_event_id {
         request = request.header("last-event-id", id);
     }
-    let mut sse = SseClient::connect(request).await;
+    SseClient::connect(request).await
+}
+
+/// As `connect_events`, with the opening frame read and checked.
+async fn open(
+    gw: &TestGateway,
+    token: &str,
+    client: &str,
+    last_event_id: Option<&str>,
+) -> SseClient {
+    let mut sse = connect_events(gw, token, client, last_event_id).await;
     let init = sse.next().await;
     assert_eq!(init.event, "message", "{init:?}");
     assert_eq!(init.data["result"]["clientId"], client);
@@ -593,17 +604,8 @@ async fn a_resume_from_before_events_the_log_discarded_is_told_it_missed_some() 
     let gw = TestGateway::start(raw).await;
     let token = standin.add_session(41, "gap@example.com", json!([]));
     let init = |sse_init: &Frame| sse_init.data["result"].get("missedEvents").cloned();
-    let connect = |last: Option<String>| {
-        let mut request = gw
-            .http
-            .get(gw.public(&format!("/events?session_token={token}&client_id=tab-gap")));
-        if let Some(id) = last {
-            request = request.header("last-event-id", id);
-        }
-        SseClient::connect(request)
-    };
 
-    let mut sse = connect(None).await;
+    let mut sse = connect_events(&gw, &token, "tab-gap", None).await;
     assert_eq!(
         init(&sse.next().await),
         None,
@@ -613,7 +615,7 @@ async fn a_resume_from_before_events_the_log_discarded_is_told_it_missed_some() 
     let last = result_id(&mut sse).await;
     drop(sse);
 
-    let mut back = connect(last.clone()).await;
+    let mut back = connect_events(&gw, &token, "tab-gap", last.as_deref()).await;
     assert_eq!(
         init(&back.next().await),
         Some(json!(false)),
@@ -627,7 +629,7 @@ async fn a_resume_from_before_events_the_log_discarded_is_told_it_missed_some() 
         "the second run reports while the client is away"
     );
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let mut late = connect(last).await;
+    let mut late = connect_events(&gw, &token, "tab-gap", last.as_deref()).await;
     assert_eq!(
         init(&late.next().await),
         Some(json!(true)),
@@ -649,17 +651,7 @@ async fn with_nats_away_a_resume_is_not_told_what_this_replica_cannot_know() {
     execute(gw, &env.token, ECHO, "tab-away", json!({"k": 1})).await;
     let last = result_id(&mut sse).await;
     drop(sse);
-    let resume = |last: Option<String>| {
-        let request = gw
-            .http
-            .get(gw.public(&format!(
-                "/events?session_token={}&client_id=tab-away",
-                env.token
-            )))
-            .header("last-event-id", last.unwrap_or_default());
-        SseClient::connect(request)
-    };
-    let mut present = resume(last.clone()).await;
+    let mut present = connect_events(gw, &env.token, "tab-away", last.as_deref()).await;
     let init = present.next().await;
     assert_eq!(
         init.data["result"]["missedEvents"],
@@ -670,7 +662,7 @@ async fn with_nats_away_a_resume_is_not_told_what_this_replica_cannot_know() {
 
     env.nats.kill();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut away = resume(last).await;
+    let mut away = connect_events(gw, &env.token, "tab-away", last.as_deref()).await;
     let init = away.next().await;
     assert_eq!(
         init.event, "message",
