@@ -22,3 +22,26 @@ result() {
   printf '%s: %s = %s%s\n' "$1" "$2" "$3" "${4:+ (target $4)}"
   if [ -n "${BENCH_RESULTS:-}" ]; then printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$BENCH_RESULTS"; fi
 }
+# start_upstream DIR PORT: an nginx on PORT standing in for NoETL behind the proxy benches:
+# /api/health, /api/auth/session/validate (a valid admin session for any token),
+# /api/upload (takes any body) and /api/download (DIR/big.bin, when the bench made it).
+start_upstream() {
+  local dir=$1 port=$2
+  local session='{"status":"ok","valid":true,"user":{"user_id":1,"email":"b@example.com","display_name":"B","roles":["admin"]},"expires_at":"2099-01-01T00:00:00Z"}'
+  cat >"$dir/upstream.conf" <<CONF
+worker_processes 1; daemon off; master_process off; pid $dir/up.pid; error_log $dir/up.err;
+events { worker_connections 4096; }
+http {
+  access_log off; client_max_body_size 0; keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$port;
+    location = /api/health { default_type application/json; return 200 '{"status":"ok"}'; }
+    location = /api/auth/session/validate { default_type application/json; return 200 '$session'; }
+    location = /api/upload { client_body_buffer_size 1m; client_body_in_file_only off; proxy_request_buffering off; default_type application/json; return 200 '{"ok":true}'; }
+    location = /api/download { alias $dir/big.bin; }
+  }
+}
+CONF
+  nginx -c "$dir/upstream.conf" -p "$dir" & PIDS+=($!)
+  wait_http "http://127.0.0.1:$port/api/health"
+}

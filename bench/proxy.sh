@@ -13,21 +13,7 @@ build
 work=$(mktemp -d)
 truncate -s 1G "$work/big.bin"
 up=$(free_port); px=$(free_port); pub=$(free_port); int=$(free_port)
-session='{"status":"ok","valid":true,"user":{"user_id":1,"email":"b@example.com","display_name":"B","roles":["admin"]},"expires_at":"2099-01-01T00:00:00Z"}'
-cat >"$work/upstream.conf" <<CONF
-worker_processes 1; daemon off; master_process off; pid $work/up.pid; error_log $work/up.err;
-events { worker_connections 4096; }
-http {
-  access_log off; client_max_body_size 0; keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$up;
-    location = /api/health { default_type application/json; return 200 '{"status":"ok"}'; }
-    location = /api/auth/session/validate { default_type application/json; return 200 '$session'; }
-    location = /api/upload { client_body_buffer_size 1m; client_body_in_file_only off; proxy_request_buffering off; default_type application/json; return 200 '{"ok":true}'; }
-    location = /api/download { alias $work/big.bin; }
-  }
-}
-CONF
+start_upstream "$work" "$up"
 cat >"$work/proxy.conf" <<CONF
 worker_processes 2; daemon off; master_process on; pid $work/px.pid; error_log $work/px.err;
 events { worker_connections 4096; }
@@ -40,9 +26,7 @@ http {
   }
 }
 CONF
-nginx -c "$work/upstream.conf" -p "$work" & PIDS+=($!)
 nginx -c "$work/proxy.conf" -p "$work" & PIDS+=($!)
-wait_http "http://127.0.0.1:$up/api/health"
 wait_http "http://127.0.0.1:$px/noetl/health"
 ROUTER_PORT=$pub GATEWAY_INTERNAL_PORT=$int GATEWAY_BIND_HOST=127.0.0.1 NATS_URL=memory RUST_LOG=error \
   NOETL_BASE_URL=http://127.0.0.1:$up GATEWAY_PROXY_MAX_BODY_BYTES=2147483648 "$GATEWAY" >/dev/null 2>&1 &

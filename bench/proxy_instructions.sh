@@ -13,21 +13,7 @@ SECONDS_EACH=${SECONDS_EACH:-10}
 build
 work=$(mktemp -d)
 up=$(free_port)
-session='{"status":"ok","valid":true,"user":{"user_id":1,"email":"b@example.com","display_name":"B","roles":["admin"]},"expires_at":"2099-01-01T00:00:00Z"}'
-cat >"$work/upstream.conf" <<CONF
-worker_processes 1; daemon off; master_process off; pid $work/up.pid; error_log $work/up.err;
-events { worker_connections 1024; }
-http {
-  access_log off; keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$up;
-    location = /api/health { default_type application/json; return 200 '{"status":"ok"}'; }
-    location = /api/auth/session/validate { default_type application/json; return 200 '$session'; }
-  }
-}
-CONF
-nginx -c "$work/upstream.conf" -p "$work" & PIDS+=($!)
-wait_http "http://127.0.0.1:$up/api/health"
+start_upstream "$work" "$up"
 auth=(--header "authorization: Bearer bench-proxy-session")
 
 # count NAME URL_BASE READY_PATH -- COMMAND...: runs COMMAND under callgrind (with the
