@@ -48,16 +48,18 @@ impl SessionToken {
     /// The one-way key under which this session is cached and invalidated.
     pub fn key(&self) -> SessionKey {
         let digest = Sha256::digest(self.0.as_bytes());
-        let mut hex = String::with_capacity(64);
-        for byte in digest {
-            hex.push(char::from(HEX[usize::from(byte >> 4)]));
-            hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        let mut hex = [0u8; KEY_LEN];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(digest) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0x0f)];
         }
         SessionKey(hex)
     }
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+/// The length of a key: a SHA-256 digest in hex.
+const KEY_LEN: usize = 64;
 
 impl fmt::Debug for SessionToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -72,8 +74,9 @@ impl fmt::Display for SessionToken {
 }
 
 /// The lowercase hex SHA-256 digest of a session token: safe to log, store and compare.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionKey(String);
+/// Held inline (it is computed on every authenticated request).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionKey([u8; KEY_LEN]);
 
 impl SessionKey {
     /// Parses a key read back from a store (64 lowercase hex digits).
@@ -81,19 +84,25 @@ impl SessionKey {
     /// # Errors
     /// A [`ValidationError`] when the text is not a SHA-256 hex digest.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        let ok = raw.len() == 64 && raw.bytes().all(|b| HEX.contains(&b));
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(ValidationError::new(
+        let hex = <[u8; KEY_LEN]>::try_from(raw.as_bytes()).ok();
+        match hex.filter(|h| h.iter().all(|b| HEX.contains(b))) {
+            Some(hex) => Ok(Self(hex)),
+            None => Err(ValidationError::new(
                 "session_key",
                 "must be 64 lowercase hex digits",
-            ))
+            )),
         }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ever built from hex digits, so always text.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SessionKey").field(&self.as_str()).finish()
     }
 }
 
