@@ -101,7 +101,7 @@ impl RequestScope {
         path: &str,
         headers: &poem::http::HeaderMap,
     ) -> Self {
-        let id = CorrelationId::from_header(headers.get(&HEADER).and_then(|v| v.to_str().ok()));
+        let id = CorrelationId::from_header(headers.get(&HEADER));
         // The path only: query strings may carry tokens (EventSource cannot send headers).
         let route = route_template(path);
         let method = method_label(method);
@@ -127,9 +127,9 @@ impl RequestScope {
 
     /// Stamps the answer with the correlation id (and `Allow` on a 405), counts and logs it.
     pub(crate) fn finish(self, mut response: Response, metrics: &Metrics) -> Response {
-        if let Ok(value) = HeaderValue::from_str(self.id.as_str()) {
-            response.headers_mut().insert(HEADER, value);
-        }
+        response
+            .headers_mut()
+            .insert(HEADER, self.id.header_value().clone());
         if response.status() == StatusCode::METHOD_NOT_ALLOWED
             && !response.headers().contains_key(header::ALLOW)
             && let Some(allow) = allowed_methods(self.route)

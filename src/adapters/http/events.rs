@@ -153,7 +153,7 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
         .extensions()
         .get::<CorrelationId>()
         .cloned()
-        .unwrap_or_else(|| CorrelationId::from_header(None));
+        .unwrap_or_else(CorrelationId::generated);
     let (token, _session) = match authenticate(&gateway, req, true).await {
         Ok(found) => found,
         Err(refused) if refused.status() == StatusCode::UNAUTHORIZED => {

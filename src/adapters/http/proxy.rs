@@ -112,7 +112,7 @@ pub async fn proxy(req: &Request, body: Body, gateway: Data<&Arc<Gateway>>) -> R
         .extensions()
         .get::<CorrelationId>()
         .cloned()
-        .unwrap_or_else(|| CorrelationId::from_header(None));
+        .unwrap_or_else(CorrelationId::generated);
     let target = match req.extensions().get::<UpstreamTarget>() {
         Some(UpstreamTarget(t)) => t.clone(),
         None => match upstream_target(req.uri()) {

@@ -139,7 +139,6 @@ pub(super) fn upstream_headers(call: &ProxyCall<'_>, session: &Session) -> Heade
     let roles = session.user.roles.as_slice().join(",");
     let set = [
         (X_FORWARDED_FOR, forwarded_for.as_str()),
-        (REQUEST_ID, call.id.as_str()),
         (IDENTITY[1].clone(), session.user.email.as_str()),
         (IDENTITY[2].clone(), roles.as_str()),
     ];
@@ -154,6 +153,7 @@ pub(super) fn upstream_headers(call: &ProxyCall<'_>, session: &Session) -> Heade
         IDENTITY[0].clone(),
         HeaderValue::from(session.user.user_id.get()),
     );
+    headers.insert(REQUEST_ID, call.id.header_value().clone());
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     if let Some(h) = source.get(header::HOST) {
         headers.insert(X_FORWARDED_HOST, h.clone());

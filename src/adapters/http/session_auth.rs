@@ -129,7 +129,7 @@ pub(crate) async fn authenticate(
         .extensions()
         .get::<CorrelationId>()
         .cloned()
-        .unwrap_or_else(|| CorrelationId::from_header(None));
+        .unwrap_or_else(CorrelationId::generated);
     authenticate_parts(gateway, req.headers(), req.uri(), &id, allow_query).await
 }
 
