@@ -45,3 +45,22 @@ CONF
   nginx -c "$dir/upstream.conf" -p "$dir" & PIDS+=($!)
   wait_http "http://127.0.0.1:$port/api/health"
 }
+# nginx_proxy_conf DIR UPSTREAM_PORT PORT WORKERS: writes DIR/proxy.conf, the nginx reverse
+# proxy the gateway is compared with (proxy_pass to the upstream, keepalive upstream
+# connections). With one worker it runs as a single process (no master), as valgrind needs.
+nginx_proxy_conf() {
+  local dir=$1 up=$2 port=$3 workers=$4 master=on
+  [ "$workers" -gt 1 ] || master=off
+  cat >"$dir/proxy.conf" <<CONF
+worker_processes $workers; daemon off; master_process $master; pid $dir/px.pid; error_log $dir/px.err;
+events { worker_connections 4096; }
+http {
+  access_log off; keepalive_requests 1000000;
+  upstream noetl { server 127.0.0.1:$up; keepalive 64; }
+  server {
+    listen 127.0.0.1:$port;
+    location /noetl/ { proxy_pass http://noetl/api/; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+CONF
+}

@@ -14,18 +14,7 @@ work=$(mktemp -d)
 truncate -s 1G "$work/big.bin"
 up=$(free_port); px=$(free_port); pub=$(free_port); int=$(free_port)
 start_upstream "$work" "$up"
-cat >"$work/proxy.conf" <<CONF
-worker_processes 2; daemon off; master_process on; pid $work/px.pid; error_log $work/px.err;
-events { worker_connections 4096; }
-http {
-  access_log off; keepalive_requests 1000000;
-  upstream noetl { server 127.0.0.1:$up; keepalive 64; }
-  server {
-    listen 127.0.0.1:$px;
-    location /noetl/ { proxy_pass http://noetl/api/; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-CONF
+nginx_proxy_conf "$work" "$up" "$px" 2
 nginx -c "$work/proxy.conf" -p "$work" & PIDS+=($!)
 wait_http "http://127.0.0.1:$px/noetl/health"
 ROUTER_PORT=$pub GATEWAY_INTERNAL_PORT=$int GATEWAY_BIND_HOST=127.0.0.1 NATS_URL=memory RUST_LOG=error \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # User-space instructions per proxied request, counted by valgrind's callgrind: the gateway
-# (`GET /noetl/health`, cached session) and the stack's floor (`examples/proxy_floor.rs`),
-# each behind the same upstream nginx. Instruction counts do not depend on what else the
+# (`GET /noetl/health`, cached session), the stack's floor (`examples/proxy_floor.rs`) and
+# nginx's reverse proxy (one worker, the reference), each in front of the same upstream nginx. Instruction counts do not depend on what else the
 # machine is doing, so two builds can be compared on a noisy machine where requests per
 # second cannot (kernel time is not counted: both send and receive the same bytes).
 # Usage: bash bench/proxy_instructions.sh [GATEWAY_BIN...]   (default: this tree's build)
@@ -54,4 +54,8 @@ done
 fl=$(free_port)
 RUN_ENV=(RUST_LOG=error)
 count floor "http://127.0.0.1:$fl" /noetl/health -- "$TARGET/release/examples/proxy_floor" "$fl" "http://127.0.0.1:$up"
+px=$(free_port)
+nginx_proxy_conf "$work" "$up" "$px" 1
+RUN_ENV=()
+count nginx "http://127.0.0.1:$px" /noetl/health -- nginx -c "$work/proxy.conf" -p "$work"
 rm -rf "$work"
