@@ -3,6 +3,7 @@
 # SSE capacity and latency), then prints one table and writes it into bench/README.md
 # between the "latest run" markers, with the machine and the date.
 # Usage: bash bench/run.sh            (needs nginx and nats-server; installs them if missing)
+# BENCH_LOGS=DIR keeps each script's log in DIR (made if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -16,6 +17,7 @@ export PATH=$PATH:/usr/sbin
 results=$(mktemp)
 export BENCH_RESULTS=$results
 logs=${BENCH_LOGS:-$(mktemp -d)}
+mkdir -p "$logs"
 for bench in startup auth_validate login proxy sse; do
   echo "== bench/$bench.sh (log: $logs/$bench.log)"
   if ! bash "bench/$bench.sh" >"$logs/$bench.log" 2>&1; then
