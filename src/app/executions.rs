@@ -311,10 +311,15 @@ impl<R: PlaybookRunner, Q: RequestStore, L: EventLog> ExecutionService<R, Q, L> 
     }
 
     /// Whether a client resuming after `after` may have missed events its log discarded
-    /// before it came back; `None` when the log cannot tell now.
-    pub async fn missed_after(&self, client: &ClientId, after: EventCursor) -> Option<bool> {
+    /// before it came back; `None` when it is not resuming (no cursor) or the log cannot
+    /// tell now.
+    pub async fn missed_after(
+        &self,
+        client: &ClientId,
+        after: Option<EventCursor>,
+    ) -> Option<bool> {
         self.events
-            .discarded_after(client, after)
+            .discarded_after(client, after?)
             .await
             .inspect_err(|err| tracing::warn!(error = %err, "could not tell whether a resuming client missed events"))
             .ok()

@@ -216,10 +216,7 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
             }
         }
     };
-    let missed = match after {
-        Some(after) => gateway.executions.missed_after(&client, after).await,
-        None => None,
-    };
+    let missed = gateway.executions.missed_after(&client, after).await;
     let first = init_frame(&client, &pending, after, missed);
     let body = live(gateway.clone(), client, logged, after, mark);
     sse_response(stream::iter([first]).chain(body))

@@ -239,8 +239,8 @@ impl SubscriptionRoot {
             }
         };
         let missed = match after {
-            Some(after) if gw.executions.missed_after(&client, after).await == Some(true) => {
-                Some(Ok(ExecutionEvent::missed(after)))
+            Some(at) if gw.executions.missed_after(&client, after).await == Some(true) => {
+                Some(Ok(ExecutionEvent::missed(at)))
             }
             _ => None,
         };
