@@ -62,6 +62,15 @@ struct Inner {
 }
 
 impl Inner {
+    /// The client's log, started when it has none (knowing of what was dropped from
+    /// forgotten clients).
+    fn log_of(&mut self, client: &ClientId) -> &mut ClientLog {
+        let forgotten = self.forgotten_through;
+        self.clients
+            .entry(client.clone())
+            .or_insert_with(|| ClientLog::new(forgotten))
+    }
+
     /// Drops events past the retention, then clients left with no events and no follower.
     fn sweep(&mut self, retention: Duration, now: Instant) {
         self.last_sweep = now;
@@ -150,11 +159,7 @@ impl EventLog for InMemoryEventLog {
         Ok(self.with(|inner, now| {
             let cursor = EventCursor::new(inner.next);
             inner.next += 1;
-            let forgotten = inner.forgotten_through;
-            let log = inner
-                .clients
-                .entry(client.clone())
-                .or_insert_with(|| ClientLog::new(forgotten));
+            let log = inner.log_of(client);
             // Only a client's newest stream mark matters (every older stream ends on it),
             // so older marks do not take the room of events.
             if matches!(event, ClientEvent::StreamOpened { .. }) {
@@ -186,15 +191,7 @@ impl EventLog for InMemoryEventLog {
         client: &ClientId,
         after: Option<EventCursor>,
     ) -> Result<EventStream, EventLogError> {
-        let newest = self.with(|inner, _| {
-            let forgotten = inner.forgotten_through;
-            inner
-                .clients
-                .entry(client.clone())
-                .or_insert_with(|| ClientLog::new(forgotten))
-                .newest
-                .clone()
-        });
+        let newest = self.with(|inner, _| inner.log_of(client).newest.clone());
         let state = Follow {
             log: self.clone(),
             client: client.clone(),
