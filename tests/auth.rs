@@ -162,7 +162,7 @@ async fn playbook_mode_runs_the_playbooks_with_request_id_and_gateway_url() {
         payload["gateway_url"],
         format!("http://{}", gw.app.internal_addr)
     );
-    let callback = &standin.callbacks()[0];
+    let callback = standin.first_callback().await;
     assert_eq!(callback.answer["delivered"], true, "{:?}", callback);
 
     gw.post_json(

@@ -44,7 +44,7 @@ async fn sessions_and_callbacks_cross_replicas_and_a_logout_reaches_every_replic
     let (a, b) = two_replicas(&standin, &nats).await;
 
     let token = login(&a).await;
-    let callback = &standin.callbacks()[0];
+    let callback = standin.first_callback().await;
     assert!(
         callback.url.contains(&b.app.internal_addr.to_string()),
         "the callback went to B: {}",

@@ -221,6 +221,18 @@ impl NoetlStandIn {
         lock(&self.state.callbacks).clone()
     }
 
+    /// The first callback the worker posted, waited for up to 10 s: the worker records a
+    /// callback once the gateway has answered it, which can be after the gateway has already
+    /// answered the client the callback was for.
+    pub async fn first_callback(&self) -> CallbackSent {
+        let posted = super::eventually(std::time::Duration::from_secs(10), || async {
+            !self.callbacks().is_empty()
+        })
+        .await;
+        assert!(posted, "the worker posted no callback");
+        self.callbacks().remove(0)
+    }
+
     /// Whether the worker posts the result of `request_id` to the async callback route
     /// within 10 s.
     pub async fn posts_result_of(&self, request_id: &Value) -> bool {
