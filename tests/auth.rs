@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::noetl::{CHECK_ACCESS, LOGIN};
-use support::{NoetlStandIn, TestGateway, base_raw_config, eventually};
+use support::{NoetlStandIn, TestGateway, eventually};
 
 async fn gateway(standin: &NoetlStandIn, mode: &str) -> TestGateway {
-    let mut raw = base_raw_config(&standin.base_url(), None);
-    raw.gateway_auth_mode = mode.into();
-    TestGateway::start(raw).await
+    TestGateway::beside(standin, |raw| {
+        raw.gateway_auth_mode = mode.into();
+    })
+    .await
 }
 
 async fn login(gw: &TestGateway, auth0_token: &str) -> (u16, Value) {
@@ -188,9 +189,10 @@ async fn playbook_mode_runs_the_playbooks_with_request_id_and_gateway_url() {
 #[tokio::test]
 async fn a_login_whose_playbook_never_calls_back_answers_503_and_cancels_the_execution() {
     let standin = NoetlStandIn::start().await;
-    let mut raw = base_raw_config(&standin.base_url(), None);
-    raw.auth_playbook_timeout_secs = 1;
-    let gw = TestGateway::start(raw).await;
+    let gw = TestGateway::beside(&standin, |raw| {
+        raw.auth_playbook_timeout_secs = 1;
+    })
+    .await;
     let resp = gw
         .http
         .post(gw.public("/api/auth/login"))
@@ -219,9 +221,10 @@ async fn a_login_whose_playbook_never_calls_back_answers_503_and_cancels_the_exe
 #[tokio::test]
 async fn the_validate_playbook_is_used_when_configured() {
     let standin = NoetlStandIn::start().await;
-    let mut raw = base_raw_config(&standin.base_url(), None);
-    raw.auth_playbook_validate_session = support::noetl::VALIDATE.into();
-    let gw = TestGateway::start(raw).await;
+    let gw = TestGateway::beside(&standin, |raw| {
+        raw.auth_playbook_validate_session = support::noetl::VALIDATE.into();
+    })
+    .await;
     let token = standin.add_session(3, "c@example.com", json!(["dev"]));
     assert_eq!(validate(&gw, &token).await["valid"], true);
     assert_eq!(validate(&gw, "sess-nobody").await["valid"], false);
@@ -235,9 +238,10 @@ async fn the_validate_playbook_is_used_when_configured() {
 #[tokio::test]
 async fn forged_login_callbacks_are_refused_and_nothing_is_cached() {
     let standin = NoetlStandIn::start().await;
-    let mut raw = base_raw_config(&standin.base_url(), None);
-    raw.auth_playbook_timeout_secs = 3;
-    let gw = TestGateway::start(raw).await;
+    let gw = TestGateway::beside(&standin, |raw| {
+        raw.auth_playbook_timeout_secs = 3;
+    })
+    .await;
     let pending = {
         let http = gw.http.clone();
         let url = gw.public("/api/auth/login");
@@ -328,9 +332,10 @@ async fn forged_login_callbacks_are_refused_and_nothing_is_cached() {
 async fn the_callback_secret_is_required_when_configured() {
     let standin = NoetlStandIn::start().await;
     standin.set_callback_secret(Some("s3cret-callback"));
-    let mut raw = base_raw_config(&standin.base_url(), None);
-    raw.gateway_callback_secret = "s3cret-callback".into();
-    let gw = TestGateway::start(raw).await;
+    let gw = TestGateway::beside(&standin, |raw| {
+        raw.gateway_callback_secret = "s3cret-callback".into();
+    })
+    .await;
     let (status, body) = login(&gw, "good").await;
     assert_eq!(
         status, 200,

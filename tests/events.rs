@@ -92,7 +92,7 @@ async fn on_nats(replicas: usize, user_id: i64, email: &str) -> OnNats {
 #[tokio::test]
 async fn the_browser_flow_receives_progress_then_state_then_result() {
     let standin = NoetlStandIn::start().await;
-    let gw = TestGateway::start(base_raw_config(&standin.base_url(), None)).await;
+    let gw = TestGateway::beside(&standin, |_| {}).await;
     let token = standin.add_session(31, "sse@example.com", json!(["admin"]));
 
     let mut sse = SseClient::connect(
@@ -154,7 +154,7 @@ async fn the_browser_flow_receives_progress_then_state_then_result() {
 #[tokio::test]
 async fn an_invalid_session_gets_one_error_frame() {
     let standin = NoetlStandIn::start().await;
-    let gw = TestGateway::start(base_raw_config(&standin.base_url(), None)).await;
+    let gw = TestGateway::beside(&standin, |_| {}).await;
     let mut sse =
         SseClient::connect(gw.http.get(gw.public("/events?session_token=sess-nope"))).await;
     assert_eq!(sse.status, 200);
@@ -186,10 +186,11 @@ async fn an_invalid_session_gets_one_error_frame() {
 #[tokio::test]
 async fn a_silent_playbooks_result_comes_from_the_watcher() {
     let standin = NoetlStandIn::start().await;
-    let mut raw = base_raw_config(&standin.base_url(), None);
-    raw.gateway_watch_interval_ms = 200;
-    raw.gateway_watch_grace_secs = 0;
-    let gw = TestGateway::start(raw).await;
+    let gw = TestGateway::beside(&standin, |raw| {
+        raw.gateway_watch_interval_ms = 200;
+        raw.gateway_watch_grace_secs = 0;
+    })
+    .await;
     let token = standin.add_session(34, "w@example.com", json!([]));
     let mut sse = open(&gw, &token, "tab-watch", None).await;
     let ok = execute(&gw, &token, SILENT, "tab-watch", json!({"delay_ms": 300})).await;
@@ -301,9 +302,10 @@ async fn results_cross_replicas_and_survive_a_disconnect_and_a_replica_restart()
 #[tokio::test]
 async fn callback_routes_refuse_what_they_must() {
     let standin = NoetlStandIn::start().await;
-    let mut raw = base_raw_config(&standin.base_url(), None);
-    raw.gateway_callback_secret = "cb-secret".into();
-    let gw = TestGateway::start(raw).await;
+    let gw = TestGateway::beside(&standin, |raw| {
+        raw.gateway_callback_secret = "cb-secret".into();
+    })
+    .await;
     let post = |path: &str, body: &str, secret: Option<&str>, public: bool| {
         let url = if public {
             gw.public(path)
@@ -467,7 +469,7 @@ async fn ten_thousand_callbacks_reach_a_hundred_clients_each_frame_once() {
 #[tokio::test]
 async fn on_shutdown_open_streams_are_told_to_reconnect_with_their_cursor() {
     let standin = NoetlStandIn::start().await;
-    let gw = TestGateway::start(base_raw_config(&standin.base_url(), None)).await;
+    let gw = TestGateway::beside(&standin, |_| {}).await;
     let token = standin.add_session(37, "bye@example.com", json!([]));
     let mut sse = open(&gw, &token, "tab-bye", None).await;
     execute(&gw, &token, ECHO, "tab-bye", json!({})).await;
@@ -599,9 +601,10 @@ async fn a_stream_with_a_generated_client_id_is_replaced_from_another_replica_to
 #[tokio::test]
 async fn a_resume_from_before_events_the_log_discarded_is_told_it_missed_some() {
     let standin = NoetlStandIn::start().await;
-    let mut raw = base_raw_config(&standin.base_url(), None);
-    raw.gateway_event_retention_secs = 1;
-    let gw = TestGateway::start(raw).await;
+    let gw = TestGateway::beside(&standin, |raw| {
+        raw.gateway_event_retention_secs = 1;
+    })
+    .await;
     let token = standin.add_session(41, "gap@example.com", json!([]));
     let init = |sse_init: &Frame| sse_init.data["result"].get("missedEvents").cloned();
 

@@ -28,7 +28,7 @@ async fn readyz(gw: &TestGateway) -> (u16, Value) {
 #[tokio::test]
 async fn health_answers_ok_json_and_echoes_a_given_request_id() {
     let standin = NoetlStandIn::start().await;
-    let gw = TestGateway::start(base_raw_config(&standin.base_url(), None)).await;
+    let gw = TestGateway::beside(&standin, |_| {}).await;
     let resp = gw
         .http
         .get(gw.public("/health"))

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use support::noetl::{ECHO, SILENT};
-use support::{NoetlStandIn, TestGateway, base_raw_config};
+use support::{NoetlStandIn, TestGateway};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -35,7 +35,7 @@ fn code(body: &Value) -> &str {
 
 async fn setup() -> (NoetlStandIn, TestGateway, String) {
     let standin = NoetlStandIn::start().await;
-    let gw = TestGateway::start(base_raw_config(&standin.base_url(), None)).await;
+    let gw = TestGateway::beside(&standin, |_| {}).await;
     let token = standin.add_session(21, "gql@example.com", json!(["admin"]));
     (standin, gw, token)
 }
@@ -443,9 +443,10 @@ async fn a_subscription_started_first_receives_progress_and_result_and_a_resumed
 #[tokio::test]
 async fn a_resumed_subscription_hears_first_of_events_the_log_discarded() {
     let standin = NoetlStandIn::start().await;
-    let mut raw = base_raw_config(&standin.base_url(), None);
-    raw.gateway_event_retention_secs = 1;
-    let gw = TestGateway::start(raw).await;
+    let gw = TestGateway::beside(&standin, |raw| {
+        raw.gateway_event_retention_secs = 1;
+    })
+    .await;
     let token = standin.add_session(22, "gap@example.com", json!([]));
     let run = |k: u32| {
         let vars = json!({"name": ECHO, "clientId": "tab-gone", "vars": {"k": k}});

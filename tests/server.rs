@@ -40,7 +40,7 @@ async fn http2_with_prior_knowledge_is_served_on_the_public_listener() {
 async fn an_event_stream_over_http2_gets_its_frames() {
     let standin = NoetlStandIn::start().await;
     let token = standin.add_session(41, "h2@example.com", json!(["admin"]));
-    let gw = TestGateway::start(base_raw_config(&standin.base_url(), None)).await;
+    let gw = TestGateway::beside(&standin, |_| {}).await;
     let tcp = TcpStream::connect(gw.app.public_addr).await.unwrap();
     let (mut send, conn) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::json;
-use support::gateway::{GatewayProcess, TestGateway, base_raw_config};
+use support::gateway::{GatewayProcess, TestGateway};
 use support::noetl::{NoetlStandIn, SILENT};
 use support::sse::SseClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -139,9 +139,10 @@ async fn a_reader_that_takes_nothing_for_the_send_timeout_is_disconnected_and_re
     const REPORTS: u64 = 600;
     let standin = NoetlStandIn::start().await;
     let token = standin.add_session(39, "frozen@example.com", json!([]));
-    let mut raw = base_raw_config(&standin.base_url(), None);
-    raw.gateway_send_timeout_secs = 1;
-    let gw = TestGateway::start(raw).await;
+    let gw = TestGateway::beside(&standin, |raw| {
+        raw.gateway_send_timeout_secs = 1;
+    })
+    .await;
     let public = gw.public("");
     let vars = json!({"delay_ms": 600000});
     let started =

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use noetl_gateway::app::config::{RawConfig, Text};
 use noetl_gateway::app::{Application, Config, RunningApplication};
 
+use super::noetl::NoetlStandIn;
+
 /// Defaults for tests: loopback, port 0 for both listeners, memory bus, short timeouts.
 pub fn base_raw_config(noetl_base_url: &str, nats_url: Option<&str>) -> RawConfig {
     RawConfig {
@@ -52,6 +54,14 @@ impl TestGateway {
             app,
             http: http_client(),
         }
+    }
+
+    /// A gateway on the memory bus in front of `standin`: the test defaults of
+    /// `base_raw_config`, changed by `adjust`.
+    pub async fn beside(standin: &NoetlStandIn, adjust: impl FnOnce(&mut RawConfig)) -> Self {
+        let mut raw = base_raw_config(&standin.base_url(), None);
+        adjust(&mut raw);
+        Self::start(raw).await
     }
 
     pub fn public(&self, path: &str) -> String {
