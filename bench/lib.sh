@@ -64,3 +64,18 @@ http {
 }
 CONF
 }
+# start_nginx_proxy DIR UPSTREAM_PORT PORT: the reference reverse proxy (2 workers) on PORT.
+start_nginx_proxy() {
+  nginx_proxy_conf "$1" "$2" "$3" 2
+  nginx -c "$1/proxy.conf" -p "$1" & PIDS+=($!)
+  wait_http "http://127.0.0.1:$3/noetl/health"
+}
+# start_proxy_gateway UPSTREAM_PORT PORT INTERNAL_PORT [VAR=VALUE...]: a gateway on PORT in
+# front of the upstream (memory bus, errors-only logs), extra settings as VAR=VALUE; its pid
+# in GW_PID.
+start_proxy_gateway() {
+  env ROUTER_PORT="$2" GATEWAY_INTERNAL_PORT="$3" GATEWAY_BIND_HOST=127.0.0.1 NATS_URL=memory \
+    RUST_LOG=error NOETL_BASE_URL="http://127.0.0.1:$1" "${@:4}" "$GATEWAY" >/dev/null 2>&1 &
+  GW_PID=$!; PIDS+=($GW_PID)
+  wait_http "http://127.0.0.1:$2/health"
+}

@@ -14,13 +14,9 @@ work=$(mktemp -d)
 truncate -s 1G "$work/big.bin"
 up=$(free_port); px=$(free_port); pub=$(free_port); int=$(free_port)
 start_upstream "$work" "$up"
-nginx_proxy_conf "$work" "$up" "$px" 2
-nginx -c "$work/proxy.conf" -p "$work" & PIDS+=($!)
-wait_http "http://127.0.0.1:$px/noetl/health"
-ROUTER_PORT=$pub GATEWAY_INTERNAL_PORT=$int GATEWAY_BIND_HOST=127.0.0.1 NATS_URL=memory RUST_LOG=error \
-  NOETL_BASE_URL=http://127.0.0.1:$up GATEWAY_PROXY_MAX_BODY_BYTES=2147483648 "$GATEWAY" >/dev/null 2>&1 &
-gw=$!; PIDS+=($gw)
-wait_http "http://127.0.0.1:$pub/health"
+start_nginx_proxy "$work" "$up" "$px"
+start_proxy_gateway "$up" "$pub" "$int" GATEWAY_PROXY_MAX_BODY_BYTES=2147483648
+gw=$GW_PID
 auth=(--header "authorization: Bearer bench-proxy-session")
 curl -fs "${auth[@]/--header/-H}" "http://127.0.0.1:$pub/noetl/health" >/dev/null
 
