@@ -1,7 +1,10 @@
 //! What proxying one request costs in this stack without the gateway's routing, auth and
 //! middleware: hyper's HTTP/1.1 server handing every request straight to the gateway's
 //! `Forwarder` (`/noetl/x` → `/api/x`, headers passed as they are). `bench/proxy.sh` runs it
-//! beside nginx and the gateway. Usage: `proxy_floor PORT UPSTREAM_BASE_URL`.
+//! beside nginx and the gateway. Usage: `proxy_floor PORT UPSTREAM_BASE_URL`. With
+//! `PER_CORE=N` it runs N threads, each a single-threaded runtime with its own listener on
+//! the port (`SO_REUSEPORT`) and its own upstream pool, the way nginx's workers run
+//! (`bench/floor_per_core.sh` compares the two).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a bench tool, not the service
 
 use std::convert::Infallible;
@@ -60,19 +63,50 @@ async fn forward(
     }
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let mut args = std::env::args().skip(1);
     let port: u16 = args.next().expect("PORT").parse().unwrap();
     let base_url = args.next().expect("UPSTREAM_BASE_URL");
+    let per_core: usize = std::env::var("PER_CORE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if per_core == 0 {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(serve(port, base_url, false));
+        return;
+    }
+    let threads: Vec<_> = (0..per_core)
+        .map(|_| {
+            let base_url = base_url.clone();
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(serve(port, base_url, true))
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+async fn serve(port: u16, base_url: String, reuse: bool) {
     let forwarder = HyperForwarder::new(ForwarderSettings {
         base_url,
         connect_timeout: Duration::from_secs(2),
         first_byte_timeout: Duration::from_secs(30),
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    if reuse {
+        socket.set_reuseport(true).unwrap();
+    }
+    socket.bind(([127, 0, 0, 1], port).into()).unwrap();
+    let listener = socket.listen(1024).unwrap();
     loop {
         let (stream, _) = listener.accept().await.unwrap();
         stream.set_nodelay(true).unwrap();
