@@ -10,10 +10,8 @@ command -v valgrind >/dev/null || { echo "install valgrind"; exit 1; }
 SECONDS_EACH=${SECONDS_EACH:-6}
 ROUNDS=${ROUNDS:-5}
 build
-work=$(mktemp -d)
-up=$(free_port); px=$(free_port); mt=$(free_port); pc=$(free_port)
-start_upstream "$work" "$up"
-start_nginx_proxy "$work" "$up" "$px"
+proxy_stage
+mt=$(free_port); pc=$(free_port)
 floor="$TARGET/release/examples/proxy_floor"
 "$floor" "$mt" "http://127.0.0.1:$up" >/dev/null 2>&1 & PIDS+=($!)
 PER_CORE=2 "$floor" "$pc" "http://127.0.0.1:$up" >/dev/null 2>&1 & PIDS+=($!)
@@ -28,17 +26,8 @@ result "floor per core" "rps / nginx: multi-threaded runtime" "$(python3 -c "pri
 result "floor per core" "rps / nginx: a runtime per core" "$(python3 -c "print(f'{$p/$n:.2f}')")"
 for mode in 0 2; do
   port=$(free_port)
-  PER_CORE=$mode valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/floor$mode.out" \
-    "$floor" "$port" "http://127.0.0.1:$up" >/dev/null 2>&1 & vg=$!; PIDS+=($vg)
-  for _ in $(seq 240); do curl -fs -o /dev/null "http://127.0.0.1:$port/noetl/health" && break; sleep 0.25; done
-  callgrind_control -i on "$vg" >/dev/null
-  "$LOADGEN" --url "http://127.0.0.1:$port/noetl/health" --seconds 3 --connections 8 >/dev/null
-  callgrind_control -z "$vg" >/dev/null
-  out=$("$LOADGEN" --url "http://127.0.0.1:$port/noetl/health" --seconds 6 --connections 8)
-  callgrind_control -d "$vg" >/dev/null
-  kill "$vg"; wait "$vg" 2>/dev/null || true
-  requests=$(json_field "$out" requests)
-  instructions=$(awk '/^totals:/ {print $2}' "$(grep -l 'Trigger: dump' "$work/floor$mode.out"*)")
-  result "floor per core" "user-space instructions per request, PER_CORE=$mode" "$((instructions / requests))"
+  RUN_ENV=(PER_CORE=$mode)
+  callgrind_count "floor per core" "PER_CORE=$mode" "http://127.0.0.1:$port" /noetl/health -- \
+    "$floor" "$port" "http://127.0.0.1:$up"
 done
 rm -rf "$work"

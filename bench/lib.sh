@@ -70,6 +70,13 @@ start_nginx_proxy() {
   nginx -c "$1/proxy.conf" -p "$1" & PIDS+=($!)
   wait_http "http://127.0.0.1:$3/noetl/health"
 }
+# proxy_stage: a work directory ($work), the upstream on $up and nginx's reverse proxy in
+# front of it on $px, as the proxy benches use them.
+proxy_stage() {
+  work=$(mktemp -d); up=$(free_port); px=$(free_port)
+  start_upstream "$work" "$up"
+  start_nginx_proxy "$work" "$up" "$px"
+}
 # start_proxy_gateway UPSTREAM_PORT PORT INTERNAL_PORT [VAR=VALUE...]: a gateway on PORT in
 # front of the upstream (memory bus, errors-only logs), extra settings as VAR=VALUE; its pid
 # in GW_PID.
@@ -78,4 +85,32 @@ start_proxy_gateway() {
     RUST_LOG=error NOETL_BASE_URL="http://127.0.0.1:$1" "${@:4}" "$GATEWAY" >/dev/null 2>&1 &
   GW_PID=$!; PIDS+=($GW_PID)
   wait_http "http://127.0.0.1:$2/health"
+}
+# callgrind_count BENCH NAME URL_BASE READY_PATH -- COMMAND...: runs COMMAND under callgrind
+# (environment from RUN_ENV, files in $work) with counting off, warms it for 3 s, then counts
+# over SECONDS_EACH of GET URL_BASE/noetl/health on 8 connections (headers from LOAD_HEADERS)
+# and reports the user-space instructions per request as a result of BENCH.
+RUN_ENV=(); LOAD_HEADERS=()
+callgrind_count() {
+  local bench=$1 name=$2 base=$3 ready=$4; shift 5
+  env "${RUN_ENV[@]}" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/$name.out" "$@" \
+    >/dev/null 2>"$work/$name.err" &
+  local vg=$!; PIDS+=($vg)
+  for _ in $(seq 240); do curl -fs -o /dev/null "${LOAD_HEADERS[@]/--header/-H}" "$base$ready" && break; sleep 0.25; done
+  callgrind_control -i on "$vg" >/dev/null
+  "$LOADGEN" --url "$base/noetl/health" --seconds 3 --connections 8 "${LOAD_HEADERS[@]}" >/dev/null
+  callgrind_control -z "$vg" >/dev/null
+  local out
+  out=$("$LOADGEN" --url "$base/noetl/health" --seconds "$SECONDS_EACH" --connections 8 "${LOAD_HEADERS[@]}")
+  callgrind_control -d "$vg" >/dev/null
+  kill "$vg"; wait "$vg" 2>/dev/null || true
+  local requests instructions
+  requests=$(json_field "$out" requests)
+  if [ "$requests" -eq 0 ] || [ "$(json_field "$out" errors)" -ne 0 ]; then
+    echo "$name: requests failed under load: $out" >&2
+    return 1
+  fi
+  instructions=$(awk '/^totals:/ {print $2}' "$(grep -l 'Trigger: dump' "$work/$name.out"*)")
+  echo "$name: $requests requests, $instructions instructions, $((instructions / requests)) per request"
+  result "$bench" "user-space instructions per request, $name" "$((instructions / requests))"
 }

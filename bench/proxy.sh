@@ -10,11 +10,9 @@ command -v nginx >/dev/null || { echo "install nginx (apt-get install -y nginx-l
 SECONDS_EACH=${SECONDS_EACH:-6}
 CONNS=${CONNS:-32}
 build
-work=$(mktemp -d)
+proxy_stage
 truncate -s 1G "$work/big.bin"
-up=$(free_port); px=$(free_port); pub=$(free_port); int=$(free_port)
-start_upstream "$work" "$up"
-start_nginx_proxy "$work" "$up" "$px"
+pub=$(free_port); int=$(free_port)
 start_proxy_gateway "$up" "$pub" "$int" GATEWAY_PROXY_MAX_BODY_BYTES=2147483648
 gw=$GW_PID
 auth=(--header "authorization: Bearer bench-proxy-session")

@@ -11,10 +11,8 @@ SECONDS_EACH=${SECONDS_EACH:-6}
 ROUNDS=${ROUNDS:-5}
 SLICE_US=${SLICE_US:-100}
 build
-work=$(mktemp -d)
-up=$(free_port); px=$(free_port); pub=$(free_port); int=$(free_port)
-start_upstream "$work" "$up"
-start_nginx_proxy "$work" "$up" "$px"
+proxy_stage
+pub=$(free_port); int=$(free_port)
 # One gateway for both; the upstream nginx also answers NoETL's session check (any token is
 # a valid admin session), which fills the gateway's cache before the measured runs.
 start_proxy_gateway "$up" "$pub" "$int"
