@@ -29,7 +29,6 @@ start_gateway() { # [command prefix...]: a gateway on $pub, its session warmed
 start_gateway env
 
 run() { "$LOADGEN" --url "http://127.0.0.1:$pub$1" --seconds "$SECONDS_EACH" --connections "$CONNS" "${@:2}"; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 H=(); V=()
 for _ in 1 2 3 4 5; do
   H+=("$(json_field "$(run /health)" rps)")

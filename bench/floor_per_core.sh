@@ -17,7 +17,6 @@ floor="$TARGET/release/examples/proxy_floor"
 PER_CORE=2 "$floor" "$pc" "http://127.0.0.1:$up" >/dev/null 2>&1 & PIDS+=($!)
 wait_http "http://127.0.0.1:$mt/noetl/health"; wait_http "http://127.0.0.1:$pc/noetl/health"
 rps() { json_field "$("$LOADGEN" --url "http://127.0.0.1:$1/noetl/health" --seconds "$SECONDS_EACH" --connections 32)" rps; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 N=(); M=(); P=()
 for _ in $(seq "$ROUNDS"); do N+=("$(rps "$px")"); M+=("$(rps "$mt")"); P+=("$(rps "$pc")"); done
 n=$(median "${N[@]}"); m=$(median "${M[@]}"); p=$(median "${P[@]}")

@@ -15,6 +15,8 @@ wait_http() { for _ in $(seq 500); do curl -fs "$1" >/dev/null 2>&1 && return 0;
 proc_kib() { awk -v k="${2:-VmRSS}" '$1 == k":" {print $2}' "/proc/$1/status"; }
 # cpu_ticks PID...: user + system CPU time, in clock ticks (1/100 s), of all threads of the PIDs.
 cpu_ticks() { local t=0 s; for p in "$@"; do for s in /proc/"$p"/task/*/stat; do t=$((t + $(awk '{print $14 + $15}' "$s"))); done; done; echo "$t"; }
+# median NUMBER...: the middle one (the upper middle of an even count).
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 # result BENCH METRIC VALUE [TARGET]: one line of the summary table `bench/run.sh` prints,
 # appended to $BENCH_RESULTS when set (a tab-separated file).

@@ -12,7 +12,6 @@ stub=$(free_port)
 python3 bench/noetl_stub.py "$stub" & PIDS+=($!)
 wait_http "http://127.0.0.1:$stub/api/health"
 body='{"auth0_token":"idp-token-for-the-login-bench"}'
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for mode in playbook direct; do
   pub=$(free_port); int=$(free_port)
   ROUTER_PORT=$pub GATEWAY_INTERNAL_PORT=$int GATEWAY_BIND_HOST=127.0.0.1 GATEWAY_INTERNAL_BIND_HOST=127.0.0.1 \

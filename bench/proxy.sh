@@ -26,7 +26,6 @@ wait_http "http://127.0.0.1:$fl/noetl/health"
 nginx_workers=$(pgrep -P "$(cat "$work/px.pid")" | tr '\n' ' ')
 
 run() { "$LOADGEN" --url "$1" --seconds "$SECONDS_EACH" --connections "$CONNS" "${@:2}"; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # measured PIDS -- LOADGEN ARGS: runs the load, prints "rps cpu_us_per_request" of PIDS.
 measured() {
   local pids=() before after out

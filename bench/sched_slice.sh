@@ -27,7 +27,6 @@ servers=("$gw" "$(cat "$work/px.pid")" "$(cat "$work/up.pid")")
 SLICE=0
 run() { python3 bench/sched_slice.py exec "$SLICE" "$LOADGEN" --url "$1" --seconds "$SECONDS_EACH" "${@:2}"; }
 p99() { json_field "$(run "$@" --connections 8)" p99_us; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 v=$(json_field "$(run "http://127.0.0.1:$pub/api/auth/validate" --body "$body" --connections 32)" rps)
 g=$(json_field "$(run "http://127.0.0.1:$pub/noetl/health" "${auth[@]}" --connections 32)" rps)
 n=$(json_field "$(run "http://127.0.0.1:$px/noetl/health" --connections 32)" rps)
