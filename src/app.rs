@@ -9,6 +9,7 @@ pub mod config;
 pub mod executions;
 pub mod gateway;
 pub mod metrics;
+pub mod patience;
 pub mod presence;
 pub mod readiness;
 pub mod telemetry;

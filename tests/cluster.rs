@@ -180,6 +180,73 @@ async fn login_validate_stream_and_callback_each_on_a_different_replica() {
     assert_eq!(result.data["params"]["data"]["answer"], 7);
 }
 
+/// Losing the node that leads the request bucket's stream makes JetStream elect a new
+/// leader among the other two; requests started meanwhile wait for it instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_request_buckets_leader_fails_no_request() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let mut fleet = Fleet::start().await;
+    let token = login_on(&fleet, 0, "good:801:leader@example.com").await;
+    let http = fresh_client();
+    let vars = json!({"delay_ms": 60000});
+    let first = support::execute_playbook(
+        &http,
+        &fleet.public(0),
+        &token,
+        SLOW,
+        "leader",
+        vars.clone(),
+    )
+    .await;
+    assert!(
+        first["data"]["executePlaybook"]["requestId"].is_string(),
+        "{first}"
+    );
+
+    let leader = fleet.nats.stream_leader("KV_requests").await;
+    fleet.nats.nodes[leader].kill();
+    let killed = Instant::now();
+
+    let mut runs = Vec::new();
+    for replica in 0..3 {
+        let (base, token, vars, http) = (
+            fleet.public(replica),
+            token.clone(),
+            vars.clone(),
+            http.clone(),
+        );
+        runs.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            while killed.elapsed() < Duration::from_secs(12) {
+                let sent = killed.elapsed();
+                let answer =
+                    support::execute_playbook(&http, &base, &token, SLOW, "leader", vars.clone())
+                        .await;
+                answers.push((replica, sent, answer));
+            }
+            answers
+        }));
+    }
+    let mut answered = 0;
+    let mut failed = Vec::new();
+    for run in runs {
+        for (replica, sent, answer) in run.await.unwrap() {
+            answered += 1;
+            if !answer["data"]["executePlaybook"]["requestId"].is_string() {
+                failed.push(format!(
+                    "replica {replica}, sent {sent:?} after the kill: {answer}"
+                ));
+            }
+        }
+    }
+    assert!(answered >= 30, "requests kept coming: {answered}");
+    assert!(
+        failed.is_empty(),
+        "requests failed while the stream elected a leader (node n{leader} killed): {failed:#?}\n{}",
+        fleet.tails()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_nats_node_and_a_gateway_under_load_loses_nothing() {
     let _serial = ONE_AT_A_TIME.lock().await;

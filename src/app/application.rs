@@ -17,6 +17,7 @@ use super::callbacks::CallbackService;
 use super::executions::ExecutionService;
 use super::gateway::Gateway;
 use super::metrics::Metrics;
+use super::patience::Patience;
 use super::presence::Presence;
 use super::readiness::Readiness;
 use super::watcher::Watcher;
@@ -176,6 +177,7 @@ impl Application {
                         config.nats.replicas,
                     ),
                     local: local_requests,
+                    patience: Patience::default(),
                 },
                 EventLogAdapter::Nats {
                     nats: NatsEventLog::new(
@@ -189,6 +191,7 @@ impl Application {
                         },
                     ),
                     local: local_events,
+                    patience: Patience::default(),
                 },
             ),
             BusAdapter::Memory(_) => (

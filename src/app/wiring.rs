@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::patience::{Patience, Retries};
 use crate::adapters::memory::{
     InMemoryBus, InMemoryEventLog, InMemoryPlaybookRunner, InMemoryReplyBus, InMemoryRequestStore,
     InMemorySessionCache,
@@ -154,39 +155,68 @@ pub enum RequestStoreAdapter {
     Nats {
         nats: NatsRequestStore,
         local: InMemoryRequestStore,
+        patience: Patience,
     },
 }
 
 /// Tries NATS first. On `Unavailable`: while NATS is connected (or reconnects within the
-/// grace period) the shared store stays the truth, so the operation is tried there once
-/// more and its error stands (the caller answers 503 and the worker retries); only when
-/// NATS is away does this process's memory stand in (degraded, single-replica semantics).
-/// The optional last argument shapes memory's answer from the NATS error and that answer.
+/// grace period) the shared store stays the truth, so the operation is retried there, with
+/// pauses, each retry bounded, for as long as [`Patience`] allows (a stream's leader is
+/// re-elected within that after a node of the cluster is lost); then the last error stands
+/// (the caller answers 503 and the worker retries). Only when NATS is away does this process's memory stand in
+/// (degraded, single-replica semantics). The optional last argument shapes memory's answer
+/// from the NATS error and that answer.
 macro_rules! with_fallback {
     ($self:ident, $s:ident => $call:expr) => {
-        with_fallback!($self, $s => $call, |err, found| found)
+        with_fallback!($self, $s => $call, |_err, found| found)
     };
     ($self:ident, $s:ident => $call:expr, |$err:ident, $found:ident| $from_memory:expr) => {
         match $self {
             Self::Memory($s) => $call.await,
-            Self::Nats { nats, local } => {
+            Self::Nats { nats, local, patience } => {
+                let started = tokio::time::Instant::now();
                 let first = {
                     let $s = nats;
                     $call.await
                 };
                 match first {
-                    Err($err) if is_unavailable(&$err) => {
-                        if nats.connection().wait_connected(RECONNECT_GRACE).await {
-                            let $s = nats;
-                            $call.await
-                        } else {
-                            tracing::debug!(error = %$err, "NATS away: using this process's store");
-                            let $s = local;
-                            let $found = $call.await;
-                            $from_memory
+                    Err(first) if is_unavailable(&first) => {
+                        let mut retries = patience.retries(started);
+                        let mut last = first;
+                        loop {
+                            if !nats.connection().wait_connected(RECONNECT_GRACE).await {
+                                tracing::debug!(error = %last, "NATS away: using this process's store");
+                                patience.reset();
+                                let $err = last;
+                                let $s = local;
+                                let $found = $call.await;
+                                break $from_memory;
+                            }
+                            let again = {
+                                let $s = nats;
+                                tokio::time::timeout_at(Retries::cutoff(), $call).await
+                            };
+                            match again {
+                                Ok(Err(err)) if is_unavailable(&err) => {
+                                    tracing::debug!(error = %err, "shared store unavailable; retrying");
+                                    last = err;
+                                }
+                                // This try hung (a leaderless stream): give it up, try again.
+                                Err(_) => {}
+                                Ok(answer) => {
+                                    patience.reset();
+                                    break answer;
+                                }
+                            }
+                            if !retries.pause().await {
+                                break Err(last);
+                            }
                         }
                     }
-                    other => other,
+                    other => {
+                        patience.reset();
+                        other
+                    }
                 }
             }
         }
@@ -291,6 +321,7 @@ pub enum EventLogAdapter {
     Nats {
         nats: NatsEventLog,
         local: InMemoryEventLog,
+        patience: Patience,
     },
 }
 

@@ -158,6 +158,28 @@ impl NatsCluster {
             .join(",")
     }
 
+    /// The index of the node that leads `stream` now (its raft group's leader).
+    pub async fn stream_leader(&self, stream: &str) -> usize {
+        let client = async_nats::connect(self.nodes[0].url())
+            .await
+            .expect("cluster reachable");
+        let js = async_nats::jetstream::new(client);
+        let info = js
+            .get_stream(stream)
+            .await
+            .expect("stream exists")
+            .get_info()
+            .await
+            .expect("stream info");
+        let leader = info
+            .cluster
+            .and_then(|c| c.leader)
+            .expect("stream has a leader");
+        (0..self.nodes.len())
+            .find(|i| leader == format!("n{i}"))
+            .unwrap_or_else(|| panic!("leader {leader} is a node of this cluster"))
+    }
+
     /// Waits until JetStream has a meta leader and accepts a replicated stream.
     pub async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
