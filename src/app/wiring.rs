@@ -163,9 +163,9 @@ pub enum RequestStoreAdapter {
 /// grace period) the shared store stays the truth, so the operation is retried there, with
 /// pauses, each retry bounded, for as long as [`Patience`] allows (a stream's leader is
 /// re-elected within that after a node of the cluster is lost); then the last error stands
-/// (the caller answers 503 and the worker retries). Only when NATS is away does this process's memory stand in
-/// (degraded, single-replica semantics). The optional last argument shapes memory's answer
-/// from the NATS error and that answer.
+/// (the caller answers 503 and the worker retries). Only when NATS is away does this
+/// process's memory stand in (degraded, single-replica semantics). The optional last
+/// argument shapes memory's answer from the NATS error and that answer.
 macro_rules! with_fallback {
     ($self:ident, $s:ident => $call:expr) => {
         with_fallback!($self, $s => $call, |_err, found| found)
