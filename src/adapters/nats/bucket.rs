@@ -2,6 +2,7 @@
 //! NATS does. Every operation fails fast while disconnected (the caller degrades), and the
 //! handle is dropped after an error so a recreated bucket is found again.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
@@ -17,11 +18,23 @@ pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(2);
 /// group placed and a leader elected, which takes longer than an operation.
 pub(crate) const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The bound of opening a bucket or stream: [`OPEN_TIMEOUT`] until it has been opened once,
+/// then one operation's bound, since it exists and a reopen that waits on a stream without
+/// a leader should be given up and tried again, not hold every other caller for seconds.
+pub(crate) fn open_timeout(opened_before: &AtomicBool) -> Duration {
+    if opened_before.load(Ordering::Relaxed) {
+        OP_TIMEOUT
+    } else {
+        OPEN_TIMEOUT
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct LazyBucket {
     conn: NatsConnection,
     config: kv::Config,
     store: RwLock<Option<kv::Store>>,
+    opened_before: AtomicBool,
 }
 
 impl LazyBucket {
@@ -30,6 +43,7 @@ impl LazyBucket {
             conn,
             config,
             store: RwLock::new(None),
+            opened_before: AtomicBool::new(false),
         }
     }
 
@@ -46,7 +60,7 @@ impl LazyBucket {
             return Ok(store);
         }
         let js = jetstream::new(self.conn.client().clone());
-        let found = tokio::time::timeout(OPEN_TIMEOUT, async {
+        let found = tokio::time::timeout(open_timeout(&self.opened_before), async {
             let bucket = self.config.bucket.clone();
             if let Ok(store) = js.get_key_value(bucket.clone()).await {
                 return Ok(store);
@@ -62,6 +76,7 @@ impl LazyBucket {
         })
         .await
         .map_err(|_| Cause::from("timed out opening the K/V bucket"))??;
+        self.opened_before.store(true, Ordering::Relaxed);
         *slot = Some(found.clone());
         Ok(found)
     }

@@ -4,6 +4,7 @@
 //! size. Followers are pull consumers filtered to one client that heal themselves (`follower`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::message::PublishMessage;
@@ -12,7 +13,7 @@ use bytes::Bytes;
 use tokio::sync::RwLock;
 
 use super::NatsConnection;
-use super::bucket::{OP_TIMEOUT, OPEN_TIMEOUT};
+use super::bucket::{OP_TIMEOUT, open_timeout};
 use super::keys::token;
 use crate::domain::{ClientEvent, ClientId, EventCursor};
 use crate::ports::{Cause, EventLog, EventLogError, EventStream};
@@ -32,6 +33,7 @@ pub struct NatsEventLog {
     conn: NatsConnection,
     settings: Arc<EventLogSettings>,
     handle: Arc<RwLock<Option<stream::Stream>>>,
+    opened_before: Arc<AtomicBool>,
 }
 
 fn unavailable(cause: impl Into<Cause>) -> EventLogError {
@@ -44,6 +46,7 @@ impl NatsEventLog {
             conn,
             settings: Arc::new(settings),
             handle: Arc::new(RwLock::new(None)),
+            opened_before: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -76,10 +79,14 @@ impl NatsEventLog {
             storage: stream::StorageType::File,
             ..Default::default()
         };
-        let found = tokio::time::timeout(OPEN_TIMEOUT, js.get_or_create_stream(config))
-            .await
-            .map_err(|_| unavailable("timed out opening the event stream"))?
-            .map_err(unavailable)?;
+        let found = tokio::time::timeout(
+            open_timeout(&self.opened_before),
+            js.get_or_create_stream(config),
+        )
+        .await
+        .map_err(|_| unavailable("timed out opening the event stream"))?
+        .map_err(unavailable)?;
+        self.opened_before.store(true, Ordering::Relaxed);
         *slot = Some(found.clone());
         Ok(found)
     }
