@@ -159,12 +159,62 @@ pub enum RequestStoreAdapter {
     },
 }
 
-/// Tries NATS first. On `Unavailable`: while NATS is connected (or reconnects within the
-/// grace period) the shared store stays the truth, so the operation is retried there, with
-/// pauses, each retry bounded, for as long as [`Patience`] allows (a stream's leader is
+/// What the shared store made of an operation: its answer (possibly an error that stands),
+/// or NATS is away, with the last error.
+enum Shared<T, E> {
+    Answered(Result<T, E>),
+    Away(E),
+}
+
+/// Runs `call` on the shared store. On `Unavailable`: while NATS is connected (or reconnects
+/// within the grace period) the shared store stays the truth, so the call is retried there,
+/// with pauses, each retry bounded, for as long as [`Patience`] allows (a stream's leader is
 /// re-elected within that after a node of the cluster is lost); then the last error stands
-/// (the caller answers 503 and the worker retries). Only when NATS is away does this
-/// process's memory stand in (degraded, single-replica semantics). The optional last
+/// (the caller answers 503 and the worker retries). NATS away is left to the caller.
+async fn on_shared_store<T, E, Fut>(
+    conn: &NatsConnection,
+    patience: &Patience,
+    mut call: impl FnMut() -> Fut,
+) -> Shared<T, E>
+where
+    E: Unavailable + std::fmt::Display,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut last = match call().await {
+        Err(err) if err.unavailable() => err,
+        answer => {
+            patience.reset();
+            return Shared::Answered(answer);
+        }
+    };
+    let mut retries = patience.retries(started);
+    loop {
+        if !conn.wait_connected(RECONNECT_GRACE).await {
+            tracing::debug!(error = %last, "NATS away: using this process's store");
+            patience.reset();
+            return Shared::Away(last);
+        }
+        match tokio::time::timeout_at(Retries::cutoff(), call()).await {
+            Ok(Err(err)) if err.unavailable() => {
+                tracing::debug!(error = %err, "shared store unavailable; retrying");
+                last = err;
+            }
+            // This try hung (a leaderless stream): give it up, try again.
+            Err(_) => {}
+            Ok(answer) => {
+                patience.reset();
+                return Shared::Answered(answer);
+            }
+        }
+        if !retries.pause().await {
+            return Shared::Answered(Err(last));
+        }
+    }
+}
+
+/// Runs a port call on the shared store ([`on_shared_store`]); only when NATS is away does
+/// this process's memory stand in (degraded, single-replica semantics). The optional last
 /// argument shapes memory's answer from the NATS error and that answer.
 macro_rules! with_fallback {
     ($self:ident, $s:ident => $call:expr) => {
@@ -174,48 +224,16 @@ macro_rules! with_fallback {
         match $self {
             Self::Memory($s) => $call.await,
             Self::Nats { nats, local, patience } => {
-                let started = tokio::time::Instant::now();
-                let first = {
+                let shared = on_shared_store(nats.connection(), patience, || {
                     let $s = nats;
-                    $call.await
-                };
-                match first {
-                    Err(first) if is_unavailable(&first) => {
-                        let mut retries = patience.retries(started);
-                        let mut last = first;
-                        loop {
-                            if !nats.connection().wait_connected(RECONNECT_GRACE).await {
-                                tracing::debug!(error = %last, "NATS away: using this process's store");
-                                patience.reset();
-                                let $err = last;
-                                let $s = local;
-                                let $found = $call.await;
-                                break $from_memory;
-                            }
-                            let again = {
-                                let $s = nats;
-                                tokio::time::timeout_at(Retries::cutoff(), $call).await
-                            };
-                            match again {
-                                Ok(Err(err)) if is_unavailable(&err) => {
-                                    tracing::debug!(error = %err, "shared store unavailable; retrying");
-                                    last = err;
-                                }
-                                // This try hung (a leaderless stream): give it up, try again.
-                                Err(_) => {}
-                                Ok(answer) => {
-                                    patience.reset();
-                                    break answer;
-                                }
-                            }
-                            if !retries.pause().await {
-                                break Err(last);
-                            }
-                        }
-                    }
-                    other => {
-                        patience.reset();
-                        other
+                    $call
+                });
+                match shared.await {
+                    Shared::Answered(answer) => answer,
+                    Shared::Away($err) => {
+                        let $s = local;
+                        let $found = $call.await;
+                        $from_memory
                     }
                 }
             }
@@ -248,10 +266,6 @@ impl Unavailable for EventLogError {
     fn unavailable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
     }
-}
-
-fn is_unavailable(err: &impl Unavailable) -> bool {
-    err.unavailable()
 }
 
 impl RequestStore for RequestStoreAdapter {
