@@ -12,6 +12,13 @@ use crate::support::balancer::Balancer;
 use crate::support::gateway::GatewayProcess;
 use crate::support::{NatsCluster, NoetlStandIn};
 
+/// How long a replica may take to open the shared buckets and stream of a cluster that has
+/// just formed (each replicated stream is placed and elects a leader).
+const READY_WITHIN: Duration = Duration::from_secs(20);
+
+/// How many of its last lines each replica shows in a failure message.
+const TAIL_LINES: usize = 60;
+
 /// The public addresses clients may use now (a replica leaves the list when it goes away).
 pub type Live = Arc<Mutex<Vec<(usize, SocketAddr)>>>;
 
@@ -73,22 +80,34 @@ impl Fleet {
         ])
     }
 
-    /// Waits until replica `i` answers `/readyz` with NATS connected.
-    pub async fn wait_ready(&self, i: usize) {
+    /// Waits until replica `i` answers `/readyz` with NATS connected; on a failure, says
+    /// what `/readyz` last answered and what each replica last printed.
+    pub async fn wait_ready(&mut self, i: usize) {
         let gw = self.gateways[i].as_ref().expect("replica running");
         let url = format!("http://{}/readyz", gw.public);
         let http = fresh_client();
-        let ready = crate::support::eventually(Duration::from_secs(20), || async {
-            match http.get(&url).send().await {
-                Ok(r) => r
-                    .json::<Value>()
-                    .await
-                    .is_ok_and(|b| b["nats"] == "connected" && b["status"] == "ready"),
-                Err(_) => false,
+        let last = Mutex::new(String::from("no answer"));
+        let ready = crate::support::eventually(READY_WITHIN, || async {
+            let body = match http.get(&url).send().await {
+                Ok(r) => r.json::<Value>().await.ok(),
+                Err(_) => None,
+            };
+            let ready = body
+                .as_ref()
+                .is_some_and(|b| b["nats"] == "connected" && b["status"] == "ready");
+            if let Some(body) = body {
+                *last.lock().expect("last") = body.to_string();
             }
+            ready
         })
         .await;
-        assert!(ready, "replica {i} became ready with NATS connected");
+        let last = last.into_inner().expect("last");
+        assert!(
+            ready,
+            "replica {i} became ready with NATS connected within {READY_WITHIN:?} \
+             (last /readyz: {last})\n{}",
+            self.tails()
+        );
     }
 
     /// Makes the running replicas the ones clients and workers reach.
@@ -139,7 +158,7 @@ impl Fleet {
             if let Some(gw) = gw {
                 let all = gw.output();
                 let lines: Vec<&str> = all.lines().collect();
-                let from = lines.len().saturating_sub(20);
+                let from = lines.len().saturating_sub(TAIL_LINES);
                 out.push_str(&format!("--- replica {i}\n{}\n", lines[from..].join("\n")));
             }
         }
