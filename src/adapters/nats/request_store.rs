@@ -71,9 +71,9 @@ impl NatsRequestStore {
     /// # Errors
     /// `Unavailable` when NATS is away or a bucket cannot be opened.
     pub async fn open(&self) -> Result<(), RequestStoreError> {
-        self.bucket.store().await.map_err(unavailable)?;
-        self.leases.store().await.map_err(unavailable)?;
-        Ok(())
+        // Side by side: each may wait for a replicated stream to be placed.
+        let (first, second) = tokio::join!(self.bucket.store(), self.leases.store());
+        first.and(second).map(|_| ()).map_err(unavailable)
     }
 
     async fn read<T: serde::de::DeserializeOwned>(

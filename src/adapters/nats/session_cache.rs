@@ -91,9 +91,9 @@ impl NatsSessionCache {
     /// # Errors
     /// `Unavailable` when NATS is away or a bucket cannot be opened.
     pub async fn open(&self) -> Result<(), SessionCacheError> {
-        self.sessions.store().await.map_err(unavailable)?;
-        self.revoked.store().await.map_err(unavailable)?;
-        Ok(())
+        // Side by side: each may wait for a replicated stream to be placed.
+        let (first, second) = tokio::join!(self.sessions.store(), self.revoked.store());
+        first.and(second).map(|_| ()).map_err(unavailable)
     }
 }
 
