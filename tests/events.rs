@@ -676,3 +676,49 @@ async fn with_nats_away_a_resume_is_not_told_what_this_replica_cannot_know() {
         "the local log cannot say what the shared one discarded: {init:?}"
     );
 }
+
+#[tokio::test]
+async fn a_stream_the_shared_log_cannot_serve_is_told_to_reconnect_not_refused() {
+    let env = on_nats(1, 45, "stalled@example.com").await;
+    let gw = &env.gateways[0];
+    let mut sse = open(gw, &env.token, "tab-stalled", None).await;
+    execute(gw, &env.token, ECHO, "tab-stalled", json!({"k": 1})).await;
+    let last = result_id(&mut sse).await.expect("a result with an id");
+    drop(sse);
+
+    // Connected, but nothing answers: the shared store is retried for its whole patience.
+    env.nats.pause();
+    let patient = reqwest::Client::new();
+    let request = patient
+        .get(gw.public(&format!(
+            "/events?session_token={}&client_id=tab-stalled",
+            env.token
+        )))
+        .header("last-event-id", &last);
+    let mut stalled = SseClient::connect(request).await;
+    assert_eq!(
+        stalled.status, 200,
+        "an error status ends EventSource for good"
+    );
+    let retry = stalled
+        .next_within(Duration::from_secs(40))
+        .await
+        .expect("a frame before the stream ends");
+    assert_eq!(retry.retry, Some(1000), "a retry hint first: {retry:?}");
+    let bye = stalled.next().await;
+    assert_eq!(bye.event, "reconnect", "{bye:?}");
+    assert_eq!(bye.data["params"]["lastEventId"], last.as_str());
+    assert!(
+        stalled.next_within(Duration::from_secs(2)).await.is_none(),
+        "then the stream ends"
+    );
+
+    env.nats.resume();
+    let mut back = connect_events(gw, &env.token, "tab-stalled", Some(&last)).await;
+    let init = back.next_within(Duration::from_secs(30)).await;
+    assert_eq!(
+        init.map(|f| f.event),
+        Some("message".to_owned()),
+        "once NATS answers, the reconnect opens the stream"
+    );
+}

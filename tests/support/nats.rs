@@ -101,6 +101,26 @@ impl NatsServer {
         }
     }
 
+    /// Stops the server without closing its connections (SIGSTOP): clients stay connected
+    /// and every request goes unanswered, as when a cluster has no leader to answer.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        let child = self.child.as_ref().expect("the server is running");
+        let status = Command::new("kill")
+            .args([which, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {which} reached the server");
+    }
+
     /// Starts the server again on the same port and store.
     pub fn restart(&mut self) {
         self.kill();
