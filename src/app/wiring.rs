@@ -367,6 +367,19 @@ impl EventLog for EventLogAdapter {
     }
 }
 
+/// An error and every cause under it, `: `-separated (the port errors name the store; the
+/// causes say what NATS answered).
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
+}
+
 /// Opens (creating when absent) every bucket and stream the gateway shares over NATS, once
 /// NATS is reachable, so that no request pays for creating a replicated one; retries every
 /// second until all are open, and until then `readiness` reports the bus as degraded.
@@ -400,9 +413,9 @@ pub fn open_shared_state(
             }
             let (c, r, e) = tokio::join!(cache.open(), requests.open(), events.open());
             let failed: Vec<String> = [
-                ("session buckets", c.err().map(|e| e.to_string())),
-                ("request buckets", r.err().map(|e| e.to_string())),
-                ("event stream", e.err().map(|e| e.to_string())),
+                ("session buckets", c.err().map(|e| with_causes(&e))),
+                ("request buckets", r.err().map(|e| with_causes(&e))),
+                ("event stream", e.err().map(|e| with_causes(&e))),
             ]
             .into_iter()
             .filter_map(|(what, error)| error.map(|e| format!("{what}: {e}")))
@@ -416,4 +429,19 @@ pub fn open_shared_state(
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::Cause;
+
+    #[test]
+    fn an_error_is_shown_with_every_cause_under_it() {
+        let err = EventLogError::Unavailable(Cause::from("timed out opening the event stream"));
+        assert_eq!(
+            with_causes(&err),
+            "event log is unavailable: timed out opening the event stream"
+        );
+    }
 }
