@@ -210,10 +210,7 @@ impl GatewayProcess {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        assert!(status.is_ok_and(|s| s.success()), "kill -TERM works");
+        super::signal(self.child.id(), "-TERM");
     }
 
     /// Waits for exit up to `within`; `None` if still running.

@@ -41,6 +41,17 @@ pub async fn execute_playbook(
         .unwrap()
 }
 
+/// Sends signal `which` (as `kill` spells it: `-TERM`, `-STOP`, ...) to process `pid`.
+pub fn signal(pid: u32, which: &str) {
+    let status = std::process::Command::new("kill")
+        .args([which, &pid.to_string()])
+        .status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "kill {which} reached process {pid}"
+    );
+}
+
 /// A free TCP port on loopback (bound, read, released).
 pub fn free_port() -> u16 {
     free_ports::<1>()[0]

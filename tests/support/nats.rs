@@ -114,11 +114,7 @@ impl NatsServer {
 
     fn signal(&self, which: &str) {
         let child = self.child.as_ref().expect("the server is running");
-        let status = Command::new("kill")
-            .args([which, &child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill {which} reached the server");
+        super::signal(child.id(), which);
     }
 
     /// Starts the server again on the same port and store.
