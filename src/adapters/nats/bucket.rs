@@ -37,6 +37,13 @@ pub(crate) struct LazyBucket {
     opened_before: AtomicBool,
 }
 
+/// Opens two buckets side by side (each may wait for a replicated stream to be placed), so
+/// the pair takes as long as the slower one, not the two in a row.
+pub(crate) async fn open_both(first: &LazyBucket, second: &LazyBucket) -> Result<(), Cause> {
+    let (a, b) = tokio::join!(first.store(), second.store());
+    a.and(b).map(|_| ())
+}
+
 impl LazyBucket {
     pub(crate) fn new(conn: NatsConnection, config: kv::Config) -> Self {
         Self {

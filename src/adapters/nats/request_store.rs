@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_util::TryStreamExt;
 
 use super::NatsConnection;
-use super::bucket::{LazyBucket, kv_config};
+use super::bucket::{LazyBucket, kv_config, open_both};
 use super::keys::token;
 use crate::domain::{
     ClientId, ExecutionId, IdempotencyKey, IdempotentRecord, PendingRequest, RequestId, SessionKey,
@@ -71,9 +71,9 @@ impl NatsRequestStore {
     /// # Errors
     /// `Unavailable` when NATS is away or a bucket cannot be opened.
     pub async fn open(&self) -> Result<(), RequestStoreError> {
-        // Side by side: each may wait for a replicated stream to be placed.
-        let (first, second) = tokio::join!(self.bucket.store(), self.leases.store());
-        first.and(second).map(|_| ()).map_err(unavailable)
+        open_both(&self.bucket, &self.leases)
+            .await
+            .map_err(unavailable)
     }
 
     async fn read<T: serde::de::DeserializeOwned>(

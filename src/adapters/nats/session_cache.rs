@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::NatsConnection;
-use super::bucket::{LazyBucket, kv_config};
+use super::bucket::{LazyBucket, kv_config, open_both};
 use crate::domain::{ExpiresAt, Roles, Session, SessionKey, User, UserId};
 use crate::ports::{
     CacheLookup, Invalidation, InvalidationStream, SessionCache, SessionCacheError,
@@ -91,9 +91,9 @@ impl NatsSessionCache {
     /// # Errors
     /// `Unavailable` when NATS is away or a bucket cannot be opened.
     pub async fn open(&self) -> Result<(), SessionCacheError> {
-        // Side by side: each may wait for a replicated stream to be placed.
-        let (first, second) = tokio::join!(self.sessions.store(), self.revoked.store());
-        first.and(second).map(|_| ()).map_err(unavailable)
+        open_both(&self.sessions, &self.revoked)
+            .await
+            .map_err(unavailable)
     }
 }
 
