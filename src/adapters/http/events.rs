@@ -187,12 +187,12 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
         Err(ExecutionError::Forbidden(_)) => {
             return refusal(-32003, "This client_id belongs to another session");
         }
-        // The shared log did not answer within the store's patience (a NATS failover that
-        // outlasted it). `EventSource` gives up for good on an error status, but reconnects
-        // after a stream that ends: so the client is told to come back from its cursor, as
-        // on a drain, and loses nothing.
+        // The shared store (the client's claim or its log) did not answer within its
+        // patience (a NATS failover that outlasted it). `EventSource` gives up for good on
+        // an error status, but reconnects after a stream that ends: so the client is told to
+        // come back from its cursor, as on a drain, and loses nothing.
         Err(err) => {
-            tracing::warn!(error = %err, "event log unavailable: the stream asks the client to reconnect");
+            tracing::warn!(error = %err, "shared store unavailable: the stream asks the client to reconnect");
             return sse_response(stream::iter(goodbye(after.map_or(0, EventCursor::get))));
         }
     };
