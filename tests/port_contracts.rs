@@ -145,6 +145,47 @@ async fn nats_session_cache_keeps_the_session_cache_contract() {
     .await;
 }
 
+/// A watch made shortly before NATS restarts has seen no traffic; the client's own recovery
+/// of such a watch waits for missed heartbeats (about ten seconds), far past the second a
+/// logout has to reach every replica in.
+#[tokio::test]
+async fn session_invalidations_flow_again_at_once_after_nats_restarts() {
+    use futures_util::StreamExt;
+    use noetl_gateway::domain::SessionToken;
+    use noetl_gateway::ports::{Invalidation, SessionCache};
+    let mut nats = support::NatsServer::start();
+    let bucket = unique("sessions");
+    let ttl = Duration::from_secs(60);
+    let follower = NatsSessionCache::new(connected(&nats.url()).await, &bucket, ttl, ttl, 1);
+    let writer = NatsSessionCache::new(connected(&nats.url()).await, &bucket, ttl, ttl, 1);
+    follower.open().await.unwrap();
+    writer.open().await.unwrap();
+    let mut changes = follower.invalidations().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    nats.restart();
+    let key = SessionToken::parse("token-after-restart").unwrap().key();
+    let revoked = support::eventually(Duration::from_secs(10), || async {
+        writer.revoke(&key).await.is_ok()
+    })
+    .await;
+    assert!(revoked, "the revocation is stored once NATS is back");
+    let announced = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Some(change) = changes.next().await {
+            if change == Invalidation::Key(key.clone()) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        announced,
+        Ok(true),
+        "the revocation is announced within a second of being stored"
+    );
+}
+
 #[tokio::test]
 async fn nats_reply_bus_keeps_the_reply_bus_contract() {
     let nats = support::NatsServer::start();

@@ -54,6 +54,11 @@ impl LazyBucket {
         }
     }
 
+    /// Changes each time the NATS connection is (re)established.
+    pub(crate) fn connects(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.conn.connects()
+    }
+
     /// The bucket, created with this config when it does not exist yet.
     pub(crate) async fn store(&self) -> Result<kv::Store, Cause> {
         if !self.conn.is_connected() {

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::connection::State;
+use tokio::sync::watch;
 
 use crate::ports::{BusMonitor, BusState};
 
@@ -26,6 +27,8 @@ pub struct NatsConnection {
     client: async_nats::Client,
     /// When the connection was last lost (or first tried), while it is down.
     down_since: Arc<Mutex<Option<Instant>>>,
+    /// How many times the connection has been (re)established.
+    connects: Arc<watch::Sender<u64>>,
 }
 
 impl NatsConnection {
@@ -47,6 +50,8 @@ impl NatsConnection {
             .collect::<Result<Vec<_>, _>>()?;
         let down_since = Arc::new(Mutex::new(Some(Instant::now())));
         let events = down_since.clone();
+        let connects = Arc::new(watch::Sender::new(0u64));
+        let counted = connects.clone();
         let client = async_nats::ConnectOptions::new()
             .name(name)
             .retry_on_initial_connect()
@@ -58,10 +63,12 @@ impl NatsConnection {
             })
             .event_callback(move |event| {
                 let down_since = events.clone();
+                let connects = counted.clone();
                 async move {
                     match event {
                         async_nats::Event::Connected => {
                             *crate::sync::lock(&down_since) = None;
+                            connects.send_modify(|n| *n = n.wrapping_add(1));
                             tracing::info!("NATS connected");
                         }
                         async_nats::Event::Disconnected => {
@@ -75,11 +82,22 @@ impl NatsConnection {
             .connect(addrs)
             .await
             .map_err(NatsError::Connect)?;
-        Ok(Self { client, down_since })
+        Ok(Self {
+            client,
+            down_since,
+            connects,
+        })
     }
 
     pub fn client(&self) -> &async_nats::Client {
         &self.client
+    }
+
+    /// Changes each time the connection is (re)established. Server-side state tied to the
+    /// old connection (push consumers, subscriptions' interest) may be gone then, and the
+    /// client's own recovery of it is not prompt, so whoever holds such state remakes it.
+    pub fn connects(&self) -> watch::Receiver<u64> {
+        self.connects.subscribe()
     }
 
     pub fn is_connected(&self) -> bool {

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::NatsConnection;
-use super::bucket::{LazyBucket, kv_config, open_both};
+use super::bucket::{LazyBucket, OP_TIMEOUT, kv_config, open_both};
 use crate::domain::{ExpiresAt, Roles, Session, SessionKey, User, UserId};
 use crate::ports::{
     CacheLookup, Invalidation, InvalidationStream, SessionCache, SessionCacheError,
@@ -57,6 +57,9 @@ impl From<SessionRecord> for Session {
         }
     }
 }
+
+/// How long a follower waits before asking for a watch again after NATS refused one.
+const REWATCH_PAUSE: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone)]
 pub struct NatsSessionCache {
@@ -172,25 +175,33 @@ impl SessionCache for NatsSessionCache {
     }
 }
 
-/// Follows one bucket's changes for as long as anyone listens, re-watching after every loss.
-/// Each (re)start first announces `All`: changes made while unwatched are unknown.
+/// Follows one bucket's changes for as long as anyone listens, re-watching after every loss
+/// and after every reconnect (the watch's consumer may not have survived it, and the client
+/// notices that late). Each re-watch first announces `All`: changes made while unwatched are
+/// unknown.
 async fn follow(bucket: Arc<LazyBucket>, tx: mpsc::Sender<Invalidation>) {
-    let mut announced_gap = true;
+    let mut connects = bucket.connects();
+    let mut gap = false;
     while !tx.is_closed() {
-        let watch = match bucket.store().await {
-            Ok(store) => store.watch_all().await.ok(),
-            Err(_) => None,
-        };
-        let Some(mut watch) = watch else {
-            announced_gap = false;
-            tokio::time::sleep(Duration::from_millis(250)).await;
+        connects.borrow_and_update();
+        let Some(mut watch) = watch(&bucket).await else {
+            gap = true;
+            tokio::time::sleep(REWATCH_PAUSE).await;
             continue;
         };
-        if !announced_gap && tx.send(Invalidation::All).await.is_err() {
+        if gap && tx.send(Invalidation::All).await.is_err() {
             return;
         }
-        announced_gap = false;
-        while let Some(Ok(entry)) = watch.next().await {
+        gap = true;
+        loop {
+            let entry = tokio::select! {
+                entry = watch.next() => entry,
+                reconnected = connects.changed() => match reconnected {
+                    Ok(()) => break,
+                    Err(_) => return,
+                },
+            };
+            let Some(Ok(entry)) = entry else { break };
             let relevant = matches!(
                 entry.operation,
                 Operation::Put | Operation::Delete | Operation::Purge
@@ -202,5 +213,19 @@ async fn follow(bucket: Arc<LazyBucket>, tx: mpsc::Sender<Invalidation>) {
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A new watch of every key's changes from now on, or `None` when NATS does not give one
+/// within an operation's bound.
+async fn watch(bucket: &LazyBucket) -> Option<async_nats::jetstream::kv::Watch> {
+    let store = bucket.store().await.ok()?;
+    match tokio::time::timeout(OP_TIMEOUT, store.watch_all()).await {
+        Ok(Ok(watch)) => Some(watch),
+        Ok(Err(err)) => {
+            tracing::debug!(error = %err, "session invalidations not watched yet");
+            None
+        }
+        Err(_) => None,
     }
 }
