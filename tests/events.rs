@@ -722,3 +722,44 @@ async fn a_stream_the_shared_log_cannot_serve_is_told_to_reconnect_not_refused()
         "once NATS answers, the reconnect opens the stream"
     );
 }
+
+#[tokio::test]
+async fn a_session_that_cannot_be_checked_is_told_to_reconnect_not_refused() {
+    let mut standin = NoetlStandIn::start().await;
+    let gw = TestGateway::beside(&standin, |_| {}).await;
+    let token = standin.add_session(46, "unchecked@example.com", json!([]));
+    let refused = |gw: &TestGateway| {
+        let request = gw.http.get(gw.public("/events?session_token=sess-nope"));
+        async move {
+            let frame = SseClient::connect(request).await.next().await;
+            (frame.event, frame.data["error"]["code"].as_i64())
+        }
+    };
+    assert_eq!(refused(&gw).await, ("error".to_owned(), Some(-32002)));
+    standin.stop().await;
+
+    let mut sse = SseClient::connect(
+        gw.http
+            .get(gw.public(&format!(
+                "/events?session_token={token}&client_id=tab-unchecked"
+            )))
+            .header("last-event-id", "7"),
+    )
+    .await;
+    assert_eq!(sse.status, 200, "an error status ends EventSource for good");
+    let retry = sse.next().await;
+    assert_eq!(retry.retry, Some(1000), "a retry hint first: {retry:?}");
+    let bye = sse.next().await;
+    assert_eq!(bye.event, "reconnect", "{bye:?}");
+    assert_eq!(bye.data["params"]["lastEventId"], "7");
+    assert!(
+        sse.next_within(Duration::from_secs(2)).await.is_none(),
+        "then the stream ends"
+    );
+
+    assert_eq!(
+        refused(&gw).await,
+        ("error".to_owned(), Some(-32002)),
+        "a session already known to be invalid is still refused"
+    );
+}

@@ -154,20 +154,6 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
         .get::<CorrelationId>()
         .cloned()
         .unwrap_or_else(CorrelationId::generated);
-    let (token, _session) = match authenticate(&gateway, req, true).await {
-        Ok(found) => found,
-        Err(refused) if refused.status() == StatusCode::UNAUTHORIZED => {
-            return refusal(-32002, "Invalid or expired session");
-        }
-        Err(unavailable) => return unavailable,
-    };
-    let (client, fresh) = match query_param(req, "client_id").filter(|c| !c.is_empty()) {
-        Some(raw) => match ClientId::parse(&raw) {
-            Ok(c) => (c, false),
-            Err(e) => return error_response(StatusCode::BAD_REQUEST, &e.to_string(), &id),
-        },
-        None => (ClientId::generate(), true),
-    };
     let after = req
         .headers()
         .get("last-event-id")
@@ -177,6 +163,26 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|n| *n > 0)
         .map(EventCursor::new);
+    let (token, _session) = match authenticate(&gateway, req, true).await {
+        Ok(found) => found,
+        Err(refused) if refused.status() == StatusCode::UNAUTHORIZED => {
+            return refusal(-32002, "Invalid or expired session");
+        }
+        // The session could not be checked (NoETL away and the token not cached). Nothing is
+        // sent but the client's own cursor, and it is told to come back, which `EventSource`
+        // does on its own; an error status would end it for good.
+        Err(unchecked) => {
+            tracing::warn!(status = %unchecked.status(), "session not checkable: the stream asks the client to reconnect");
+            return reconnect_later(after);
+        }
+    };
+    let (client, fresh) = match query_param(req, "client_id").filter(|c| !c.is_empty()) {
+        Some(raw) => match ClientId::parse(&raw) {
+            Ok(c) => (c, false),
+            Err(e) => return error_response(StatusCode::BAD_REQUEST, &e.to_string(), &id),
+        },
+        None => (ClientId::generate(), true),
+    };
     let owner = token.key();
     let logged = match gateway
         .executions
@@ -193,7 +199,7 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
         // come back from its cursor, as on a drain, and loses nothing.
         Err(err) => {
             tracing::warn!(error = %err, "shared store unavailable: the stream asks the client to reconnect");
-            return sse_response(stream::iter(goodbye(after.map_or(0, EventCursor::get))));
+            return reconnect_later(after);
         }
     };
     let pending: Vec<PendingRequest> = gateway
@@ -319,6 +325,11 @@ fn live(
         Some((stream::iter(frames), st))
     })
     .flatten()
+}
+
+/// A stream that only tells the client to reconnect from `after` (its own cursor).
+fn reconnect_later(after: Option<EventCursor>) -> Response {
+    sse_response(stream::iter(goodbye(after.map_or(0, EventCursor::get))))
 }
 
 fn goodbye(last: u64) -> Vec<Event> {
