@@ -7,6 +7,7 @@ mod connection;
 mod event_log;
 mod follower;
 mod keys;
+mod listing;
 mod reply_bus;
 mod request_store;
 mod session_cache;

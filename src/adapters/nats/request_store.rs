@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::TryStreamExt;
 
 use super::NatsConnection;
 use super::bucket::{LazyBucket, kv_config, open_both};
 use super::keys::token;
+use super::listing::values_under;
 use crate::domain::{
     ClientId, ExecutionId, IdempotencyKey, IdempotentRecord, PendingRequest, RequestId, SessionKey,
 };
@@ -104,22 +104,22 @@ impl NatsRequestStore {
             .map_err(unavailable)
     }
 
-    /// Every request stored under keys starting with `prefix`, oldest first.
-    async fn scan(&self, prefix: &str) -> Result<Vec<PendingRequest>, RequestStoreError> {
-        let keys: Vec<String> = self
+    /// Every request stored under keys starting with `prefix` (ending in `.`), oldest first.
+    async fn scan(&self, prefix: &'static str) -> Result<Vec<PendingRequest>, RequestStoreError> {
+        self.scan_under(prefix.to_owned()).await
+    }
+
+    async fn scan_under(&self, prefix: String) -> Result<Vec<PendingRequest>, RequestStoreError> {
+        let conn = self.conn.clone();
+        let values = self
             .bucket
-            .run(|s| async move {
-                let keys = s.keys().await.map_err(Cause::from)?;
-                keys.try_collect::<Vec<String>>().await.map_err(Cause::from)
-            })
+            .run(|s| async move { values_under(&conn, &s, &prefix).await })
             .await
             .map_err(unavailable)?;
-        let mut found = Vec::new();
-        for key in keys.into_iter().filter(|k| k.starts_with(prefix)) {
-            if let Some(request) = self.read::<PendingRequest>(key).await? {
-                found.push(request);
-            }
-        }
+        let mut found = values
+            .iter()
+            .map(|v| serde_json::from_slice::<PendingRequest>(v).map_err(corrupt))
+            .collect::<Result<Vec<_>, _>>()?;
         found.sort_by(|a, b| {
             (a.created_at, a.request_id.as_str()).cmp(&(b.created_at, b.request_id.as_str()))
         });
@@ -170,7 +170,7 @@ impl RequestStore for NatsRequestStore {
         &self,
         client: &ClientId,
     ) -> Result<Vec<PendingRequest>, RequestStoreError> {
-        self.scan(&client_prefix(client)).await
+        self.scan_under(client_prefix(client)).await
     }
 
     #[tracing::instrument(name = "nats requests unfinished", skip_all)]
