@@ -3,21 +3,16 @@
 //! bucket holds few or many other clients' requests. Prints one JSON line.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a bench tool, not the service
 
+#[path = "support/args.rs"]
+mod args;
+
+use args::arg;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use noetl_gateway::adapters::nats::{NatsConnection, NatsRequestStore};
 use noetl_gateway::domain::{ClientId, ExecutionId, PendingRequest, PlaybookPath, RequestId};
 use noetl_gateway::ports::RequestStore;
-
-fn arg(name: &str, default: &str) -> String {
-    let flag = format!("--{name}");
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == &flag)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
 
 fn request(n: u64, client: &str) -> PendingRequest {
     PendingRequest {

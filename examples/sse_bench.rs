@@ -5,6 +5,10 @@
 //! measures callback-to-frame latency. Prints one JSON line.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a bench tool, not the service
 
+#[path = "support/args.rs"]
+mod args;
+
+use args::arg;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,15 +21,6 @@ use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
-
-fn arg(name: &str, default: &str) -> String {
-    let flag = format!("--{name}");
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == &flag)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
 
 fn now_us() -> u64 {
     SystemTime::now()
