@@ -15,6 +15,7 @@ mod error;
 mod events;
 pub mod graphql;
 mod health;
+mod json_out;
 mod metrics_api;
 mod proxy;
 mod proxy_headers;

@@ -12,6 +12,7 @@ use super::auth_dto::{
     ValidateBody, ValidateOk,
 };
 use super::error::{ApiError, ErrorCode, Reply};
+use super::json_out::JsonOut;
 use super::request_id::CorrelationId;
 use super::session_auth::{SessionAuth, token_from_request};
 use crate::app::Gateway;
@@ -60,7 +61,7 @@ impl AuthApi {
             Err(e) => return ApiError::invalid_input(&e, &id).into(),
         };
         match gateway.auth.login(request).await {
-            Ok(LoginVerdict::Authenticated(success)) => Reply::Ok(Json(LoginOk {
+            Ok(LoginVerdict::Authenticated(success)) => Reply::Ok(JsonOut(LoginOk {
                 status: "authenticated".to_owned(),
                 session_token: success.session_token.expose().to_owned(),
                 user: UserBody::from(&success.session.user),
@@ -85,11 +86,11 @@ impl AuthApi {
         id: CorrelationId,
     ) -> Reply<ValidateOk> {
         let Ok(token) = SessionToken::parse(&body.0.session_token) else {
-            return Reply::Ok(Json(invalid()));
+            return Reply::Ok(JsonOut(invalid()));
         };
         match gateway.auth.resolve(&token).await {
-            Ok(Some(session)) => Reply::Ok(Json(valid(&session))),
-            Ok(None) => Reply::Ok(Json(invalid())),
+            Ok(Some(session)) => Reply::Ok(JsonOut(valid(&session))),
+            Ok(None) => Reply::Ok(JsonOut(invalid())),
             Err(e) => ApiError::from_auth(&e, &id).into(),
         }
     }
@@ -106,7 +107,7 @@ impl AuthApi {
             return ApiError::unauthenticated("Invalid or expired session", &id).into();
         };
         match gateway.auth.resolve(&token).await {
-            Ok(Some(session)) => Reply::Ok(Json(valid(&session))),
+            Ok(Some(session)) => Reply::Ok(JsonOut(valid(&session))),
             Ok(None) => ApiError::unauthenticated("Invalid or expired session", &id).into(),
             Err(e) => ApiError::from_auth(&e, &id).into(),
         }
@@ -139,12 +140,12 @@ impl AuthApi {
             message: message.to_owned(),
         };
         let Ok(token) = SessionToken::parse(&body.session_token) else {
-            return Reply::Ok(Json(denied("Session is invalid or expired")));
+            return Reply::Ok(JsonOut(denied("Session is invalid or expired")));
         };
         // An unknown session is refused here, without running a playbook for it.
         match gateway.auth.resolve(&token).await {
             Ok(Some(_)) => {}
-            Ok(None) => return Reply::Ok(Json(denied("Session is invalid or expired"))),
+            Ok(None) => return Reply::Ok(JsonOut(denied("Session is invalid or expired"))),
             Err(e) => return ApiError::from_auth(&e, &id).into(),
         }
         let query = AccessQuery {
@@ -153,7 +154,7 @@ impl AuthApi {
             permission,
         };
         match gateway.auth.check_access(query).await {
-            Ok(decision) => Reply::Ok(Json(CheckAccessOk {
+            Ok(decision) => Reply::Ok(JsonOut(CheckAccessOk {
                 allowed: decision.allowed,
                 user: decision.user.as_ref().map(UserBody::from),
                 playbook_path: path.to_string(),
@@ -191,7 +192,7 @@ impl AuthApi {
         if let Ok(token) = SessionToken::parse(&raw) {
             gateway.auth.logout(&token).await;
         }
-        Reply::Ok(Json(LogoutOk {
+        Reply::Ok(JsonOut(LogoutOk {
             status: "logged_out".to_owned(),
             message: "Session ended".to_owned(),
         }))

@@ -5,11 +5,12 @@ use super::checked::{
     Checked, IdpTokenRule, JsonString, PermissionRule, PlaybookPathRule, TokenRule,
 };
 use poem_openapi::Object;
+use serde::Serialize;
 
 use crate::domain::{IdpToken, LoginRequest, User, ValidationError};
 
 /// The user behind a session.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 pub struct UserBody {
     /// 64-bit user id.
     pub user_id: i64,
@@ -65,7 +66,7 @@ impl LoginBody {
 }
 
 /// A successful login.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct LoginOk {
     /// Always `authenticated`.
     pub status: String,
@@ -84,7 +85,7 @@ pub struct ValidateBody {
 }
 
 /// Whether a session is valid; `user` and `expires_at` are null when it is not.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct ValidateOk {
     pub valid: bool,
     #[oai(nullable)]
@@ -107,7 +108,7 @@ pub struct CheckAccessBody {
 }
 
 /// The access decision.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct CheckAccessOk {
     pub allowed: bool,
     #[oai(nullable)]
@@ -125,7 +126,7 @@ pub struct LogoutBody {
 }
 
 /// Logout answer (the same whether or not the session existed).
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct LogoutOk {
     /// Always `logged_out`.
     pub status: String,

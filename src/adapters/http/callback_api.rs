@@ -10,10 +10,12 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, Tags};
+use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
 use super::error::{ApiError, ErrorCode, Reply};
+use super::json_out::JsonOut;
 use super::request_id::CorrelationId;
 use crate::app::Gateway;
 use crate::domain::{AuthReply, RequestId};
@@ -61,7 +63,7 @@ impl AuthCallbackBody {
 }
 
 /// Whether the callback reached a waiting login or access check.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct DeliveredOk {
     pub delivered: bool,
     pub message: String,
@@ -154,7 +156,7 @@ impl CallbackApi {
             Err(e) => return ApiError::from_auth(&e, &id).into(),
         };
         tracing::info!(request_id = %id.as_str(), delivered, "auth callback");
-        Reply::Ok(Json(DeliveredOk {
+        Reply::Ok(JsonOut(DeliveredOk {
             delivered,
             message: message.to_owned(),
         }))

@@ -5,7 +5,9 @@ use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Enum, Object};
+use serde::Serialize;
 
+use super::json_out::JsonOut;
 use super::request_id::CorrelationId;
 use crate::app::auth::AuthError;
 use crate::domain::ValidationError;
@@ -161,10 +163,10 @@ impl ApiError {
 /// The answer of a REST operation: its success body, or the JSON error model with the
 /// statuses our handlers produce.
 #[derive(ApiResponse)]
-pub enum Reply<T: ToJSON + Send + Sync> {
+pub enum Reply<T: ToJSON + Serialize + Send + Sync> {
     /// Success.
     #[oai(status = 200)]
-    Ok(Json<T>),
+    Ok(JsonOut<T>),
     /// The request is malformed or breaks a rule (`BAD_REQUEST`, `BAD_USER_INPUT`).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
@@ -192,7 +194,7 @@ pub enum Reply<T: ToJSON + Send + Sync> {
     GatewayTimeout(Json<ErrorBody>),
 }
 
-impl<T: ToJSON + Send + Sync> From<ApiError> for Reply<T> {
+impl<T: ToJSON + Serialize + Send + Sync> From<ApiError> for Reply<T> {
     fn from(err: ApiError) -> Self {
         let body = Json(err.body);
         match err.status.as_u16() {
