@@ -105,11 +105,7 @@ impl NatsRequestStore {
     }
 
     /// Every request stored under keys starting with `prefix` (ending in `.`), oldest first.
-    async fn scan(&self, prefix: &'static str) -> Result<Vec<PendingRequest>, RequestStoreError> {
-        self.scan_under(prefix.to_owned()).await
-    }
-
-    async fn scan_under(&self, prefix: String) -> Result<Vec<PendingRequest>, RequestStoreError> {
+    async fn scan(&self, prefix: String) -> Result<Vec<PendingRequest>, RequestStoreError> {
         let conn = self.conn.clone();
         let values = self
             .bucket
@@ -170,13 +166,13 @@ impl RequestStore for NatsRequestStore {
         &self,
         client: &ClientId,
     ) -> Result<Vec<PendingRequest>, RequestStoreError> {
-        self.scan_under(client_prefix(client)).await
+        self.scan(client_prefix(client)).await
     }
 
     #[tracing::instrument(name = "nats requests unfinished", skip_all)]
     async fn unfinished(&self) -> Result<Vec<PendingRequest>, RequestStoreError> {
         Ok(self
-            .scan("req.")
+            .scan("req.".to_owned())
             .await?
             .into_iter()
             .filter(|r| !r.completed)
