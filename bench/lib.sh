@@ -10,6 +10,14 @@ cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || 
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 build() { cargo build --release --locked --quiet --bin noetl-gateway --example loadgen --example proxy_floor; }
+# start_nats DIR PORT: a JetStream nats-server of the bench's own on PORT, storing in DIR,
+# waited for until it listens.
+start_nats() {
+  nats-server -js -a 127.0.0.1 -p "$2" -sd "$1" >"$1/nats.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 250); do (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0; sleep 0.02; done
+  echo "nats-server did not listen on $2" >&2; return 1
+}
 wait_http() { for _ in $(seq 500); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.02; done; echo "no answer from $1" >&2; return 1; }
 # proc_kib PID [FIELD]: a memory field of /proc/PID/status in KiB (VmRSS unless given).
 proc_kib() { awk -v k="${2:-VmRSS}" '$1 == k":" {print $2}' "/proc/$1/status"; }

@@ -7,9 +7,7 @@ OTHERS=${OTHERS:-20000}
 cargo build --release --locked --quiet --example pending_listing
 dir=$(mktemp -d)
 port=$(free_port)
-nats-server -js -a 127.0.0.1 -p "$port" -sd "$dir" >"$dir/nats.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 250); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.02; done
+start_nats "$dir" "$port"
 out=$("$TARGET/release/examples/pending_listing" --nats "nats://127.0.0.1:$port" --others "$OTHERS")
 echo "$out"
 result pending_listing "median listing, bucket nearly empty (µs)" "$(json_field "$out" alone_us)"

@@ -83,8 +83,7 @@ kill "$H_PID" 2>/dev/null || true
 
 echo "== latency over NATS JetStream, 100 clients"
 nport=$(free_port); store=$(mktemp -d)
-nats-server -js -a 127.0.0.1 -p "$nport" -sd "$store" >/dev/null 2>&1 & PIDS+=($!)
-sleep 1
+start_nats "$store" "$nport"
 start_gateway A "nats://127.0.0.1:$nport"
 start_gateway B "nats://127.0.0.1:$nport"
 sleep 1
