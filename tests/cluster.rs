@@ -15,7 +15,9 @@ mod load;
 use std::time::{Duration, Instant};
 
 use fleet::{Fleet, fresh_client};
+use futures_util::StreamExt;
 use load::{Load, Record};
+use noetl_gateway::adapters::nats::{NatsConnection, NatsSessionCache};
 use serde_json::{Value, json};
 use support::noetl::SLOW;
 use support::sse::SseClient;
@@ -329,4 +331,77 @@ async fn a_rolling_restart_under_load_fails_no_request_and_loses_no_result() {
         report(&record)
     );
     assert_steady(&record, &mut fleet);
+}
+
+/// One replica's session cache on a cluster, connected to `node` only.
+async fn cache_on(
+    cluster: &support::nats::NatsCluster,
+    node: usize,
+    bucket: &str,
+) -> NatsSessionCache {
+    let conn = NatsConnection::start(&cluster.nodes[node].url(), "watch-loss")
+        .await
+        .unwrap();
+    let up = support::eventually(Duration::from_secs(10), || async { conn.is_connected() }).await;
+    assert!(up, "connected to node n{node}");
+    let ttl = Duration::from_secs(60);
+    let cache = NatsSessionCache::new(conn, bucket, ttl, ttl, 3);
+    cache.open().await.unwrap();
+    cache
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_reaches_a_replica_at_once_when_its_watch_node_is_lost() {
+    use noetl_gateway::domain::SessionToken;
+    use noetl_gateway::ports::{Invalidation, SessionCache};
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let mut cluster = support::nats::NatsCluster::start();
+    cluster.wait_ready().await;
+    // A follower connected to one node whose watch of its sessions bucket is served by
+    // another node (the server places the watch's consumer): a fresh bucket per try, so
+    // that the follower's is the bucket's only consumer.
+    let mut placed = None;
+    for (attempt, node) in [0, 1, 2, 0, 1, 2].into_iter().enumerate() {
+        let bucket = format!("sessions{attempt}");
+        let follower = cache_on(&cluster, node, &bucket).await;
+        let changes = follower.invalidations().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        match cluster.consumer_hosts(&format!("KV_{bucket}")).await[..] {
+            [host] if host != node => {
+                placed = Some((bucket, follower, changes, node, host));
+                break;
+            }
+            _ => drop((follower, changes)),
+        }
+    }
+    let (bucket, _follower, mut changes, node, host) =
+        placed.expect("a watch served by a node other than the follower's");
+    let writer_node = (0..3).find(|n| *n != node && *n != host).unwrap();
+    let writer = cache_on(&cluster, writer_node, &bucket).await;
+
+    cluster.nodes[host].kill();
+    let key = SessionToken::parse("token-of-a-lost-watch").unwrap().key();
+    let removed = support::eventually(Duration::from_secs(15), || async {
+        writer.remove(&key).await.is_ok()
+    })
+    .await;
+    assert!(
+        removed,
+        "the cluster takes writes again without node n{host}"
+    );
+    let announced = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Some(change) = changes.next().await {
+            if change == Invalidation::Key(key.clone()) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        announced,
+        Ok(true),
+        "a change made on n{writer_node} reaches the follower on n{node} within a second, \
+         though the node serving its watch (n{host}) is gone"
+    );
 }

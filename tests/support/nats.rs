@@ -191,9 +191,37 @@ impl NatsCluster {
             .cluster
             .and_then(|c| c.leader)
             .expect("stream has a leader");
+        self.index_of(&leader)
+    }
+
+    /// The index of the node that serves each consumer of `stream` now.
+    pub async fn consumer_hosts(&self, stream: &str) -> Vec<usize> {
+        use futures_util::StreamExt;
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|n| n.url().parse::<async_nats::ServerAddr>().expect("node url"))
+            .collect::<Vec<_>>();
+        let client = async_nats::connect(nodes).await.expect("cluster reachable");
+        let js = async_nats::jetstream::new(client);
+        let stream = js.get_stream(stream).await.expect("stream exists");
+        let mut consumers = stream.consumers();
+        let mut hosts = Vec::new();
+        while let Some(info) = consumers.next().await {
+            let host = info
+                .expect("consumer info")
+                .cluster
+                .and_then(|c| c.leader)
+                .expect("consumer has a host");
+            hosts.push(self.index_of(&host));
+        }
+        hosts
+    }
+
+    fn index_of(&self, server_name: &str) -> usize {
         (0..self.nodes.len())
-            .find(|i| leader == format!("n{i}"))
-            .unwrap_or_else(|| panic!("leader {leader} is a node of this cluster"))
+            .find(|i| server_name == format!("n{i}"))
+            .unwrap_or_else(|| panic!("{server_name} is a node of this cluster"))
     }
 
     /// Waits until JetStream has a meta leader and accepts a replicated stream.

@@ -59,6 +59,19 @@ impl LazyBucket {
         self.conn.connects()
     }
 
+    /// The subject prefix of the bucket's keys: `$KV.<bucket>.`.
+    pub(crate) fn key_prefix(&self) -> String {
+        key_prefix(&self.config.bucket)
+    }
+
+    /// A plain subscription to every change published to the bucket (puts and deletes
+    /// alike), carried by whichever server this replica is connected to; the client renews
+    /// it after each reconnect.
+    pub(crate) async fn subscribe(&self) -> Result<async_nats::Subscriber, Cause> {
+        let subjects = format!("{}>", self.key_prefix());
+        Ok(self.conn.client().subscribe(subjects).await?)
+    }
+
     /// The bucket, created with this config when it does not exist yet.
     pub(crate) async fn store(&self) -> Result<kv::Store, Cause> {
         if !self.conn.is_connected() {
@@ -120,7 +133,7 @@ fn stream_config(kv: &kv::Config) -> jetstream::stream::Config {
     };
     jetstream::stream::Config {
         name: format!("KV_{}", kv.bucket),
-        subjects: vec![format!("$KV.{}.>", kv.bucket)],
+        subjects: vec![format!("{}>", key_prefix(&kv.bucket))],
         max_messages_per_subject: kv.history,
         max_age: kv.max_age,
         storage: kv.storage,
@@ -134,6 +147,10 @@ fn stream_config(kv: &kv::Config) -> jetstream::stream::Config {
         duplicate_window,
         ..Default::default()
     }
+}
+
+fn key_prefix(bucket: &str) -> String {
+    format!("$KV.{bucket}.")
 }
 
 /// A K/V bucket config with the given name, TTL and replica count.

@@ -1,6 +1,8 @@
 //! Adapters (nats): the shared session cache on JetStream K/V. Sessions live in
 //! `NATS_SESSION_BUCKET` (TTL `NATS_SESSION_CACHE_TTL_SECS`) keyed by the token's SHA-256;
 //! revocations live in `<bucket>-revoked` for longer than any session. Values carry no token.
+//! Changes are followed twice: by a watch of each bucket and by a plain subscription to its
+//! subjects, so that losing the node of either path does not delay an invalidation.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -169,6 +171,7 @@ impl SessionCache for NatsSessionCache {
     async fn invalidations(&self) -> Result<InvalidationStream, SessionCacheError> {
         let (tx, rx) = mpsc::channel(1024);
         for bucket in [self.sessions.clone(), self.revoked.clone()] {
+            tokio::spawn(hear(bucket.clone(), tx.clone()));
             tokio::spawn(follow(bucket, tx.clone()));
         }
         Ok(ReceiverStream::new(rx).boxed())
@@ -213,6 +216,42 @@ async fn follow(bucket: Arc<LazyBucket>, tx: mpsc::Sender<Invalidation>) {
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Hears each change to one bucket as it is published, beside [`follow`]'s watch. In a
+/// cluster, the watch's consumer lives on one node: when that node is lost while this replica
+/// stays connected to another, the watch notices only after missed heartbeats (seconds).
+/// A plain subscription is held by the node this replica is connected to and hears
+/// publications made on any node, so a logout still reaches this replica at once.
+async fn hear(bucket: Arc<LazyBucket>, tx: mpsc::Sender<Invalidation>) {
+    let prefix = bucket.key_prefix();
+    let mut subscriber = loop {
+        match bucket.subscribe().await {
+            Ok(subscriber) => break subscriber,
+            Err(err) => tracing::debug!(error = %err, "session changes not subscribed yet"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(REWATCH_PAUSE) => {}
+            () = tx.closed() => return,
+        }
+    };
+    loop {
+        let message = tokio::select! {
+            message = subscriber.next() => message,
+            () = tx.closed() => return,
+        };
+        // The stream ends only when the client itself is closed.
+        let Some(message) = message else { return };
+        let key = message
+            .subject
+            .strip_prefix(prefix.as_str())
+            .map(SessionKey::parse);
+        if let Some(Ok(key)) = key
+            && tx.send(Invalidation::Key(key)).await.is_err()
+        {
+            return;
+        }
     }
 }
 
