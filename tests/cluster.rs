@@ -15,7 +15,6 @@ mod load;
 use std::time::{Duration, Instant};
 
 use fleet::{Fleet, fresh_client};
-use futures_util::StreamExt;
 use load::{Load, Record};
 use noetl_gateway::adapters::nats::{NatsConnection, NatsSessionCache};
 use serde_json::{Value, json};
@@ -353,7 +352,7 @@ async fn cache_on(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_reaches_a_replica_at_once_when_its_watch_node_is_lost() {
     use noetl_gateway::domain::SessionToken;
-    use noetl_gateway::ports::{Invalidation, SessionCache};
+    use noetl_gateway::ports::SessionCache;
     let _serial = ONE_AT_A_TIME.lock().await;
     let mut cluster = support::nats::NatsCluster::start();
     cluster.wait_ready().await;
@@ -389,18 +388,8 @@ async fn a_change_reaches_a_replica_at_once_when_its_watch_node_is_lost() {
         removed,
         "the cluster takes writes again without node n{host}"
     );
-    let announced = tokio::time::timeout(Duration::from_secs(1), async {
-        while let Some(change) = changes.next().await {
-            if change == Invalidation::Key(key.clone()) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(
-        announced,
-        Ok(true),
+    assert!(
+        support::announces(&mut changes, &key, Duration::from_secs(1)).await,
         "a change made on n{writer_node} reaches the follower on n{node} within a second, \
          though the node serving its watch (n{host}) is gone"
     );

@@ -170,18 +170,8 @@ async fn session_invalidations_flow_again_at_once_after_nats_restarts() {
     })
     .await;
     assert!(revoked, "the revocation is stored once NATS is back");
-    let announced = tokio::time::timeout(Duration::from_secs(1), async {
-        while let Some(change) = changes.next().await {
-            if change == Invalidation::Key(key.clone()) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(
-        announced,
-        Ok(true),
+    assert!(
+        support::announces(&mut changes, &key, Duration::from_secs(1)).await,
         "the revocation is announced within a second of being stored"
     );
 }

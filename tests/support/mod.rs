@@ -66,6 +66,25 @@ pub fn free_ports<const N: usize>() -> [u16; N] {
     std::array::from_fn(|i| held[i].local_addr().expect("a bound address").port())
 }
 
+/// Whether `changes` announces `key` within `within`; other announcements are passed over.
+pub async fn announces(
+    changes: &mut noetl_gateway::ports::InvalidationStream,
+    key: &noetl_gateway::domain::SessionKey,
+    within: std::time::Duration,
+) -> bool {
+    use futures_util::StreamExt;
+    let wanted = noetl_gateway::ports::Invalidation::Key(key.clone());
+    let found = tokio::time::timeout(within, async {
+        while let Some(change) = changes.next().await {
+            if change == wanted {
+                return true;
+            }
+        }
+        false
+    });
+    found.await.unwrap_or(false)
+}
+
 /// Polls `check` every 20 ms until it holds or `within` passes; returns whether it held.
 pub async fn eventually<F, Fut>(within: std::time::Duration, mut check: F) -> bool
 where
