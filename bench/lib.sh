@@ -21,6 +21,12 @@ start_nats() {
 wait_http() { for _ in $(seq 500); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.02; done; echo "no answer from $1" >&2; return 1; }
 # proc_kib PID [FIELD]: a memory field of /proc/PID/status in KiB (VmRSS unless given).
 proc_kib() { awk -v k="${2:-VmRSS}" '$1 == k":" {print $2}' "/proc/$1/status"; }
+# start_stub: the NoETL stand-in (bench/noetl_stub.py) on a free port, in $stub, waited for.
+start_stub() {
+  stub=$(free_port)
+  python3 bench/noetl_stub.py "$stub" & PIDS+=($!)
+  wait_http "http://127.0.0.1:$stub/api/health"
+}
 # cpu_ticks PID...: user + system CPU time, in clock ticks (1/100 s), of all threads of the PIDs.
 cpu_ticks() { local t=0 s; for p in "$@"; do for s in /proc/"$p"/task/*/stat; do t=$((t + $(awk '{print $14 + $15}' "$s"))); done; done; echo "$t"; }
 # median NUMBER...: the middle one (the upper middle of an even count).
@@ -98,9 +104,10 @@ start_proxy_gateway() {
 }
 # callgrind_count BENCH NAME URL_BASE READY_PATH -- COMMAND...: runs COMMAND under callgrind
 # (environment from RUN_ENV, files in $work) with counting off, warms it for 3 s, then counts
-# over SECONDS_EACH of GET URL_BASE/noetl/health on 8 connections (headers from LOAD_HEADERS)
-# and reports the user-space instructions per request as a result of BENCH.
-RUN_ENV=(); LOAD_HEADERS=()
+# over SECONDS_EACH of requests to URL_BASE$LOAD_PATH (default GET /noetl/health) on 8
+# connections (headers from LOAD_HEADERS, other load generator arguments such as --body from
+# LOAD_ARGS) and reports the user-space instructions per request as a result of BENCH.
+RUN_ENV=(); LOAD_HEADERS=(); LOAD_ARGS=(); LOAD_PATH=/noetl/health
 callgrind_count() {
   local bench=$1 name=$2 base=$3 ready=$4; shift 5
   env "${RUN_ENV[@]}" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/$name.out" "$@" \
@@ -108,10 +115,10 @@ callgrind_count() {
   local vg=$!; PIDS+=($vg)
   for _ in $(seq 240); do curl -fs -o /dev/null "${LOAD_HEADERS[@]/--header/-H}" "$base$ready" && break; sleep 0.25; done
   callgrind_control -i on "$vg" >/dev/null
-  "$LOADGEN" --url "$base/noetl/health" --seconds 3 --connections 8 "${LOAD_HEADERS[@]}" >/dev/null
+  "$LOADGEN" --url "$base$LOAD_PATH" --seconds 3 --connections 8 "${LOAD_HEADERS[@]}" "${LOAD_ARGS[@]}" >/dev/null
   callgrind_control -z "$vg" >/dev/null
   local out
-  out=$("$LOADGEN" --url "$base/noetl/health" --seconds "$SECONDS_EACH" --connections 8 "${LOAD_HEADERS[@]}")
+  out=$("$LOADGEN" --url "$base$LOAD_PATH" --seconds "$SECONDS_EACH" --connections 8 "${LOAD_HEADERS[@]}" "${LOAD_ARGS[@]}")
   callgrind_control -d "$vg" >/dev/null
   kill "$vg"; wait "$vg" 2>/dev/null || true
   local requests instructions

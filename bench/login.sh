@@ -8,9 +8,7 @@ source "$(dirname "$0")/lib.sh"
 SECONDS_EACH=${SECONDS_EACH:-6}
 CONNS=${CONNS:-16}
 build
-stub=$(free_port)
-python3 bench/noetl_stub.py "$stub" & PIDS+=($!)
-wait_http "http://127.0.0.1:$stub/api/health"
+start_stub
 body='{"auth0_token":"idp-token-for-the-login-bench"}'
 for mode in playbook direct; do
   pub=$(free_port); int=$(free_port)

@@ -14,9 +14,7 @@ CLIENTS=${CLIENTS:-19900}
 ulimit -n "$(ulimit -Hn)"
 cargo build --release --locked --quiet --bin noetl-gateway --example sse_bench
 SSE_BENCH=$TARGET/release/examples/sse_bench
-stub=$(free_port)
-python3 bench/noetl_stub.py "$stub" & PIDS+=($!)
-wait_http "http://127.0.0.1:$stub/api/health"
+start_stub
 
 start_gateway() { # name nats_url [internal_url]
   local pub int; pub=$(free_port); int=$(free_port)
