@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark (start-up, cached validate vs health, login, proxy vs nginx vs direct,
-# SSE capacity and latency, pending-request listing), then prints one table and writes it into bench/README.md
+# proxy p99 with the load generator on its own core, SSE capacity and latency, pending-request
+# listing), then prints one table and writes it into bench/README.md
 # between the "latest run" markers, with the machine and the date.
 # Usage: bash bench/run.sh            (needs nginx and nats-server; installs them if missing)
 # BENCH_LOGS=DIR keeps each script's log in DIR (made if missing).
@@ -18,7 +19,7 @@ results=$(mktemp)
 export BENCH_RESULTS=$results
 logs=${BENCH_LOGS:-$(mktemp -d)}
 mkdir -p "$logs"
-for bench in startup auth_validate login proxy sse pending_listing; do
+for bench in startup auth_validate login proxy proxy_pinned sse pending_listing; do
   echo "== bench/$bench.sh (log: $logs/$bench.log)"
   if ! bash "bench/$bench.sh" >"$logs/$bench.log" 2>&1; then
     echo "bench/$bench.sh failed; its log:" >&2
