@@ -49,9 +49,7 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let scope = RequestScope::begin(req.method(), req.uri().path(), req.headers());
         req.extensions_mut().insert(scope.id.clone());
-        let outcome = Box::pin(self.inner.call(req))
-            .instrument(scope.span.clone())
-            .await;
+        let outcome = self.inner.call(req).instrument(scope.span.clone()).await;
         let id = &scope.id;
         let response = match outcome {
             Ok(output) => {
