@@ -150,9 +150,8 @@ async fn nats_session_cache_keeps_the_session_cache_contract() {
 /// logout has to reach every replica in.
 #[tokio::test]
 async fn session_invalidations_flow_again_at_once_after_nats_restarts() {
-    use futures_util::StreamExt;
     use noetl_gateway::domain::SessionToken;
-    use noetl_gateway::ports::{Invalidation, SessionCache};
+    use noetl_gateway::ports::SessionCache;
     let mut nats = support::NatsServer::start();
     let bucket = unique("sessions");
     let ttl = Duration::from_secs(60);
