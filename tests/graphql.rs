@@ -483,3 +483,18 @@ async fn a_resumed_subscription_hears_first_of_events_the_log_discarded() {
         "{notice}"
     );
 }
+
+#[tokio::test]
+async fn a_websocket_outlives_the_idle_timeout() {
+    let standin = NoetlStandIn::start().await;
+    let gw = TestGateway::beside(&standin, |raw| raw.gateway_idle_timeout_secs = 1).await;
+    let token = standin.add_session(22, "ws@example.com", json!([]));
+    let mut ws = connect(&gw, &token).await;
+    // An upgraded connection has no HTTP request in flight; it is not an idle one.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    ws.send(Message::text(json!({"type": "ping"}).to_string()))
+        .await
+        .unwrap();
+    let pong = next_json(&mut ws).await;
+    assert_eq!(pong["type"], "pong", "{pong}");
+}

@@ -111,3 +111,162 @@ async fn a_request_still_unfinished_at_the_drain_deadline_is_cut_off() {
         );
     }
 }
+
+/// A gateway that closes connections after one second without a request in flight.
+async fn with_one_second_idle() -> TestGateway {
+    let mut raw = base_raw_config("http://127.0.0.1:9", None);
+    raw.gateway_idle_timeout_secs = 1;
+    raw.gateway_heartbeat_interval_secs = 1;
+    TestGateway::start(raw).await
+}
+
+/// Reads `conn` until the gateway closes it (or resets it), for at most `within`; what was
+/// read, or `None` when the connection was still open at the end.
+async fn until_closed(
+    conn: &mut tokio::net::tcp::OwnedReadHalf,
+    within: Duration,
+) -> Option<Vec<u8>> {
+    let mut got = Vec::new();
+    match tokio::time::timeout(within, conn.read_to_end(&mut got)).await {
+        Ok(_) => Some(got),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_sends_its_head_too_slowly_is_disconnected() {
+    let gw = with_one_second_idle().await;
+    let (mut read, mut write) = TcpStream::connect(gw.app.public_addr)
+        .await
+        .unwrap()
+        .into_split();
+    let started = Instant::now();
+    write
+        .write_all(b"GET /health HTTP/1.1\r\nhost: gw\r\n")
+        .await
+        .unwrap();
+    // A header line every 200 ms: the connection is never silent, its head never complete.
+    let trickle = tokio::spawn(async move {
+        for n in 0..50 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let line = format!("x-slow-{n}: 1\r\n");
+            if write.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    });
+    let got = until_closed(&mut read, Duration::from_secs(8))
+        .await
+        .expect("the gateway closed the connection");
+    let elapsed = started.elapsed();
+    trickle.abort();
+    // One second without a request, at most a quarter more, and a second's grace.
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(4),
+        "closed at the idle timeout: {elapsed:?}"
+    );
+    assert!(
+        got.is_empty(),
+        "an unfinished head gets no answer: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_is_closed_after_idling_for_the_idle_timeout() {
+    let gw = with_one_second_idle().await;
+    let (mut read, mut write) = TcpStream::connect(gw.app.public_addr)
+        .await
+        .unwrap()
+        .into_split();
+    let ask = b"GET /health HTTP/1.1\r\nhost: gw\r\n\r\n";
+    // Requests spaced by less than the timeout keep the connection.
+    let mut answered = 0;
+    for _ in 0..3 {
+        write.write_all(ask).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), read.read(&mut buf))
+            .await
+            .expect("an answer")
+            .expect("a read");
+        let head = String::from_utf8_lossy(&buf[..n]);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        answered += 1;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    assert_eq!(
+        answered, 3,
+        "three requests on one connection, 600 ms apart"
+    );
+    // Then silence: the connection is closed about a second after the last answer.
+    let idle_from = Instant::now();
+    let got = until_closed(&mut read, Duration::from_secs(5))
+        .await
+        .expect("the gateway closed the idle connection");
+    assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
+    assert!(
+        idle_from.elapsed() < Duration::from_secs(3),
+        "closed about 1 s after the last answer (600 ms of it already spent): {:?}",
+        idle_from.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn an_event_stream_outlives_the_idle_timeout() {
+    let standin = NoetlStandIn::start().await;
+    let token = standin.add_session(41, "long@example.com", json!([]));
+    let mut raw = base_raw_config(&standin.base_url(), None);
+    raw.gateway_idle_timeout_secs = 1;
+    raw.gateway_heartbeat_interval_secs = 1;
+    let gw = TestGateway::start(raw).await;
+    let mut sse = support::sse::SseClient::connect(
+        gw.http
+            .get(gw.public("/events?client_id=long"))
+            .header("cookie", format!("session_token={token}")),
+    )
+    .await;
+    assert_eq!(sse.status, 200);
+    let started = Instant::now();
+    let mut pings = 0;
+    while started.elapsed() < Duration::from_secs(4) {
+        let frame = sse
+            .next_within(Duration::from_secs(3))
+            .await
+            .unwrap_or_else(|| panic!("the stream still flows at {:?}", started.elapsed()));
+        if frame.event == "ping" {
+            pings += 1;
+        }
+    }
+    assert!(
+        pings >= 3,
+        "pings kept coming for four header timeouts: {pings}"
+    );
+}
+
+#[tokio::test]
+async fn an_http2_connection_without_streams_is_closed_after_the_idle_timeout() {
+    let gw = with_one_second_idle().await;
+    let tcp = TcpStream::connect(gw.app.public_addr).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .expect("HTTP/2 handshake");
+    let conn = tokio::spawn(conn);
+    let request = hyper::Request::get(gw.public("/health"))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = send.send_request(request).await.expect("an answer");
+    assert_eq!(response.status(), 200);
+    response.into_body().collect().await.unwrap();
+    let answered = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), conn)
+        .await
+        .expect("the gateway ended the idle HTTP/2 connection")
+        .unwrap()
+        .ok();
+    assert!(
+        answered.elapsed() >= Duration::from_millis(900),
+        "not before the idle timeout: {:?}",
+        answered.elapsed()
+    );
+}

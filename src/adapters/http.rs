@@ -20,6 +20,7 @@ mod metrics_api;
 mod proxy;
 mod proxy_headers;
 mod proxy_shortcut;
+mod quiet;
 mod request_id;
 mod route_label;
 mod routes;

@@ -63,6 +63,7 @@ pub struct Application {
     internal_addr: SocketAddr,
     drain_deadline: Duration,
     send_timeout: Duration,
+    idle_timeout: Duration,
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
@@ -248,6 +249,7 @@ impl Application {
             internal_addr,
             drain_deadline: config.drain_deadline,
             send_timeout: config.send_timeout,
+            idle_timeout: config.idle_timeout,
         })
     }
 
@@ -280,6 +282,7 @@ impl Application {
         let limits = ConnectionLimits {
             drain: self.drain_deadline.saturating_sub(linger),
             send_timeout: self.send_timeout,
+            idle: self.idle_timeout,
         };
         let drain_tx = self.drain;
         let public = serve(

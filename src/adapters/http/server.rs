@@ -24,12 +24,13 @@ use poem::{Addr, Endpoint, EndpointExt, IntoEndpoint, Response};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use super::quiet::{Activity, Quiet, Tracked};
 use super::send_timeout::SendTimeout;
 
 /// What a connection opening with HTTP/2 prior knowledge sends first.
 const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-/// A connection that sends nothing for this long is closed.
-const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a connection shut down for being idle gets to close by itself before it is dropped.
+const QUIET_GRACE: Duration = Duration::from_secs(1);
 /// After a failed accept (say, out of descriptors), the loop waits this long before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// HTTP/2's limit on a request's header list, as the HTTP/1.1 side's buffer allows.
@@ -78,6 +79,11 @@ pub struct ConnectionLimits {
     pub drain: Duration,
     /// How long a write may wait on a peer that takes nothing before the connection closes.
     pub send_timeout: Duration,
+    /// How long a connection may go without a request in flight: a new one that sends no
+    /// whole request head, a kept-alive one left idle after its last answer, or one whose
+    /// client sends a head too slowly ever to finish it is closed after this long (and at
+    /// most a quarter more). A streaming answer (SSE, the proxy) is a request in flight.
+    pub idle: Duration,
 }
 
 /// What a listener serves: the poem endpoint, and the requests it answers before routing.
@@ -119,7 +125,7 @@ where
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => {
-                    tokio::spawn(connection(stream, local.clone(), remote, service.clone(), limits.send_timeout, phase.subscribe()));
+                    tokio::spawn(connection(stream, local.clone(), remote, service.clone(), limits, phase.subscribe()));
                 }
                 Err(err) => {
                     tracing::warn!(name, error = %err, "accept failed; retrying shortly");
@@ -152,21 +158,24 @@ async fn connection(
     local: LocalAddr,
     remote: SocketAddr,
     service: Service,
-    send_timeout: Duration,
+    limits: ConnectionLimits,
     mut phase: watch::Receiver<Phase>,
 ) {
     // Responses are written whole; small ones (SSE frames, JSON answers) should not wait for
     // the peer's delayed acknowledgement of the previous one.
     let _ = stream.set_nodelay(true);
     let http2 = tokio::select! {
-        first = tokio::time::timeout(FIRST_BYTES_TIMEOUT, opens_with_http2_preface(&stream)) => match first {
+        first = tokio::time::timeout(limits.idle, opens_with_http2_preface(&stream)) => match first {
             Ok(Ok(http2)) => http2,
             Ok(Err(_)) | Err(_) => return,
         },
         _ = phase.wait_for(|p| *p != Phase::Serving) => return,
     };
     let peer = RemoteAddr(Addr::SocketAddr(remote));
+    let activity = Arc::new(Activity::default());
+    let quiet = Quiet::new(Arc::clone(&activity), limits.idle);
     let service = service_fn(move |req: hyper::Request<Incoming>| {
+        let in_flight = activity.begin();
         let handling = match &service.shortcut {
             Some(shortcut) if shortcut.claims(&req) => {
                 Handling::Shortcut(shortcut.answer(req, remote))
@@ -186,10 +195,11 @@ async fn connection(
                 Handling::Shortcut(answer) => answer.await,
                 Handling::Poem(endpoint, request) => endpoint.get_response(*request).await,
             };
-            Ok::<_, Infallible>(hyper::Response::from(response))
+            let response = hyper::Response::from(response);
+            Ok::<_, Infallible>(response.map(|body| Tracked::new(body, in_flight)))
         }
     });
-    let io = TokioIo::new(SendTimeout::new(stream, send_timeout));
+    let io = TokioIo::new(SendTimeout::new(stream, limits.send_timeout));
     if http2 {
         let conn = http2::Builder::new(TokioExecutor::new())
             .max_header_list_size(HTTP2_MAX_HEADER_LIST)
@@ -197,28 +207,40 @@ async fn connection(
             .serve_connection(io, service);
         // Boxed: HTTP/2's connection state is several KiB, and an HTTP/1.1 connection's
         // task (every SSE stream) would otherwise be sized for it too.
-        Box::pin(drive(conn, phase, |c| c.graceful_shutdown())).await;
+        Box::pin(drive(conn, phase, quiet, |c| c.graceful_shutdown())).await;
     } else {
         let conn = http1::Builder::new()
             .serve_connection(io, service)
             .with_upgrades();
-        drive(conn, phase, |c| c.graceful_shutdown()).await;
+        drive(conn, phase, quiet, |c| c.graceful_shutdown()).await;
     }
 }
 
 /// Runs a connection to its end, starting its graceful shutdown when the server drains and
-/// dropping it when the server closes.
+/// dropping it when the server closes. A connection `quiet` (no request in flight) for the
+/// idle limit is shut down gracefully too (HTTP/2 says GOAWAY, an idle HTTP/1.1 connection
+/// closes at once) and dropped if it has not ended `QUIET_GRACE` later (a request head still
+/// trickling in). An upgraded connection (WebSocket) is not watched: the connection future is
+/// done when the upgrade happens.
 async fn drive<C, T>(
     conn: C,
     mut phase: watch::Receiver<Phase>,
-    graceful: impl FnOnce(std::pin::Pin<&mut C>),
+    quiet: Quiet,
+    graceful: impl Fn(std::pin::Pin<&mut C>),
 ) where
     C: Future<Output = T>,
 {
     tokio::pin!(conn);
-    tokio::select! {
+    let idle = tokio::select! {
+        biased;
         _ = &mut conn => return,
-        _ = phase.wait_for(|p| *p != Phase::Serving) => {}
+        () = quiet => true,
+        _ = phase.wait_for(|p| *p != Phase::Serving) => false,
+    };
+    if idle {
+        graceful(conn.as_mut());
+        let _ = tokio::time::timeout(QUIET_GRACE, &mut conn).await;
+        return;
     }
     graceful(conn.as_mut());
     tokio::select! {

@@ -95,6 +95,9 @@ pub struct Config {
     pub drain_deadline: Duration,
     /// A connection whose peer takes nothing written to it for this long is closed.
     pub send_timeout: Duration,
+    /// A connection without a request in flight for this long is closed (kept-alive ones left
+    /// idle, and clients that send a request's head too slowly ever to finish it).
+    pub idle_timeout: Duration,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
     pub graphql: GraphqlConfig,
@@ -249,6 +252,7 @@ impl Config {
             ),
             ("GATEWAY_DRAIN_SECS", secs(self.drain_deadline)),
             ("GATEWAY_SEND_TIMEOUT_SECS", secs(self.send_timeout)),
+            ("GATEWAY_IDLE_TIMEOUT_SECS", secs(self.idle_timeout)),
             ("GATEWAY_MAX_BODY_BYTES", self.max_body_bytes.to_string()),
             (
                 "LOG_FORMAT",

@@ -198,6 +198,10 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         callback_secret: non_empty(&raw.gateway_callback_secret).map(Secret::new),
         drain_deadline: Duration::from_secs(raw.gateway_drain_secs),
         send_timeout: secs("GATEWAY_SEND_TIMEOUT_SECS", raw.gateway_send_timeout_secs)?,
+        idle_timeout: secs(
+            "GATEWAY_IDLE_TIMEOUT_SECS",
+            raw.gateway_idle_timeout_secs,
+        )?,
         max_body_bytes: usize::try_from(raw.gateway_max_body_bytes).unwrap_or(usize::MAX),
         log_format,
         graphql,
