@@ -1,31 +1,35 @@
 //! Adapters (http): closing connections that carry no request. A connection counts the
 //! requests it begins and the answers it finishes (an answer finishes when its body has been
-//! sent or dropped, so a streaming answer keeps its connection busy); a watch that looks at
-//! the counts a few times per period ends when nothing was in flight and nothing began or
-//! ended for a whole period. That bounds both a kept-alive connection left idle and a client
-//! that sends a request's head too slowly ever to finish it, at the cost of two counter
-//! increments per request (no timer per request).
+//! sent or dropped, so a streaming answer keeps its connection busy). One sweeper per
+//! listener looks at every connection's counts a few times per period and flags those with
+//! nothing in flight and no change for a whole period. That bounds a kept-alive connection
+//! left idle and a client that sends a request's head too slowly ever to finish it, at the
+//! cost of two counter increments per request: no timer per request or per connection, so
+//! an idle event stream costs no wake-ups and little memory.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use hyper::body::{Body, Frame, SizeHint};
-use tokio::time::Sleep;
 
-/// How many times per period the watch looks at the counts: a quiet connection is closed
+/// How many times per period the sweeper looks at the counts: a quiet connection is flagged
 /// between one period and one period and a `1 / LOOKS` after its last activity.
 const LOOKS: u32 = 4;
 
-/// The requests of one connection: how many began and how many answers finished.
+/// The requests of one connection: how many began and how many answers finished, and
+/// whether the sweeper found it quiet.
 #[derive(Debug, Default)]
 pub struct Activity {
     begun: AtomicU64,
     ended: AtomicU64,
+    quiet: AtomicBool,
+    waker: AtomicWaker,
 }
 
 impl Activity {
@@ -40,6 +44,11 @@ impl Activity {
             self.begun.load(Ordering::Relaxed),
             self.ended.load(Ordering::Relaxed),
         )
+    }
+
+    fn flag(&self) {
+        self.quiet.store(true, Ordering::Release);
+        self.waker.wake();
     }
 }
 
@@ -91,29 +100,111 @@ where
     }
 }
 
-/// Completes once `activity` has had nothing in flight and no change for `period`.
-pub struct Quiet {
+/// One watched connection, as the sweeper sees it.
+struct Entry {
     activity: Arc<Activity>,
-    look: Duration,
-    sleep: Pin<Box<Sleep>>,
-    armed: bool,
     last: (u64, u64),
     quiet_looks: u32,
 }
 
-impl Quiet {
-    pub fn new(activity: Arc<Activity>, period: Duration) -> Self {
+/// The connections of one listener.
+#[derive(Default)]
+struct Registry {
+    entries: Vec<Option<Entry>>,
+    free: Vec<usize>,
+}
+
+/// Watches a listener's connections for a period without requests. Dropping it stops the
+/// sweeper; connections still registered then are no longer flagged.
+pub struct IdleWatch {
+    registry: Arc<Mutex<Registry>>,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+impl IdleWatch {
+    /// Starts the sweeper on the current runtime.
+    pub fn start(period: Duration) -> Self {
+        let registry = Arc::new(Mutex::new(Registry::default()));
         let look = (period / LOOKS).max(Duration::from_millis(1));
-        let last = activity.counts();
-        Self {
-            activity,
-            look,
-            sleep: Box::pin(tokio::time::sleep(look)),
-            armed: false,
-            last,
+        let sweeper = tokio::spawn(sweep(Arc::clone(&registry), look));
+        Self { registry, sweeper }
+    }
+
+    /// Watches a new connection; `Quiet` completes when the sweeper has found it quiet.
+    pub fn watch(&self) -> (Arc<Activity>, Quiet) {
+        let activity = Arc::new(Activity::default());
+        let entry = Entry {
+            activity: Arc::clone(&activity),
+            // No counts look like this, so the first look starts the period rather than
+            // counting as a quiet one (the connection may be a moment old by then).
+            last: (u64::MAX, u64::MAX),
             quiet_looks: 0,
+        };
+        let slot = {
+            let mut registry = lock(&self.registry);
+            match registry.free.pop() {
+                Some(slot) => {
+                    registry.entries[slot] = Some(entry);
+                    slot
+                }
+                None => {
+                    registry.entries.push(Some(entry));
+                    registry.entries.len() - 1
+                }
+            }
+        };
+        let quiet = Quiet {
+            activity: Arc::clone(&activity),
+            registry: Arc::clone(&self.registry),
+            slot,
+            registered: None,
+        };
+        (activity, quiet)
+    }
+}
+
+impl Drop for IdleWatch {
+    fn drop(&mut self) {
+        self.sweeper.abort();
+    }
+}
+
+fn lock(registry: &Mutex<Registry>) -> std::sync::MutexGuard<'_, Registry> {
+    // The registry holds no invariant a panic elsewhere could break halfway.
+    registry.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+async fn sweep(registry: Arc<Mutex<Registry>>, look: Duration) {
+    let mut ticks = tokio::time::interval(look);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let mut registry = lock(&registry);
+        for entry in registry.entries.iter_mut().flatten() {
+            let now = entry.activity.counts();
+            if now == entry.last && now.0 == now.1 {
+                entry.quiet_looks += 1;
+                if entry.quiet_looks == LOOKS {
+                    entry.activity.flag();
+                }
+            } else {
+                entry.last = now;
+                entry.quiet_looks = 0;
+            }
         }
     }
+}
+
+/// Completes once the connection has had nothing in flight and no change for the period;
+/// dropping it takes the connection off the watch.
+pub struct Quiet {
+    activity: Arc<Activity>,
+    registry: Arc<Mutex<Registry>>,
+    slot: usize,
+    /// The waker last handed to the sweeper: a connection's task polls with the same one
+    /// every time, so it is handed over again only when it changes.
+    registered: Option<Waker>,
 }
 
 impl Future for Quiet {
@@ -121,28 +212,28 @@ impl Future for Quiet {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        loop {
-            // The connection's task wakes for every read and write; once the timer holds the
-            // task's waker, it is looked at again only when it has fired.
-            if this.armed && !this.sleep.is_elapsed() {
-                return Poll::Pending;
-            }
-            if this.sleep.as_mut().poll(cx).is_pending() {
-                this.armed = true;
-                return Poll::Pending;
-            }
-            let now = this.activity.counts();
-            let idle = now == this.last && now.0 == now.1;
-            this.quiet_looks = if idle { this.quiet_looks + 1 } else { 0 };
-            if this.quiet_looks >= LOOKS {
-                return Poll::Ready(());
-            }
-            this.last = now;
-            // From now, not from the last deadline: a task that ran late must not take
-            // several looks at once.
-            let next = tokio::time::Instant::now() + this.look;
-            this.sleep.as_mut().reset(next);
-            this.armed = false;
+        if !this
+            .registered
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            this.activity.waker.register(cx.waker());
+            this.registered = Some(cx.waker().clone());
+        }
+        if this.activity.quiet.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for Quiet {
+    fn drop(&mut self) {
+        let mut registry = lock(&self.registry);
+        if let Some(entry) = registry.entries.get_mut(self.slot) {
+            *entry = None;
+            registry.free.push(self.slot);
         }
     }
 }
@@ -155,9 +246,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_connection_without_requests_is_quiet_after_one_period() {
-        let activity = Arc::new(Activity::default());
+        let watch = IdleWatch::start(PERIOD);
         let started = tokio::time::Instant::now();
-        Quiet::new(activity, PERIOD).await;
+        let (_activity, quiet) = watch.watch();
+        quiet.await;
         let waited = started.elapsed();
         assert!(
             waited >= PERIOD && waited <= PERIOD + PERIOD / LOOKS,
@@ -167,9 +259,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_in_flight_keeps_its_connection() {
-        let activity = Arc::new(Activity::default());
+        let watch = IdleWatch::start(PERIOD);
+        let (activity, quiet) = watch.watch();
         let in_flight = activity.begin();
-        let quiet = Quiet::new(Arc::clone(&activity), PERIOD);
         let outcome = tokio::time::timeout(PERIOD * 10, quiet).await;
         assert!(outcome.is_err(), "no quiet while a request is in flight");
         drop(in_flight);
@@ -177,10 +269,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_period_counts_from_the_last_answer() {
-        let activity = Arc::new(Activity::default());
+        let watch = IdleWatch::start(PERIOD);
         let started = tokio::time::Instant::now();
+        let (activity, quiet) = watch.watch();
         let in_flight = activity.begin();
-        let quiet = tokio::spawn(Quiet::new(Arc::clone(&activity), PERIOD));
+        let quiet = tokio::spawn(quiet);
         tokio::time::sleep(PERIOD * 3).await;
         drop(in_flight);
         let answered = started.elapsed();
@@ -188,14 +281,15 @@ mod tests {
         let idle = started.elapsed() - answered;
         assert!(
             idle >= PERIOD && idle <= PERIOD + PERIOD / LOOKS,
-            "closed {idle:?} after the answer"
+            "flagged {idle:?} after the answer"
         );
     }
 
     #[tokio::test(start_paused = true)]
     async fn requests_spaced_closer_than_the_period_keep_the_connection() {
-        let activity = Arc::new(Activity::default());
-        let mut quiet = Box::pin(Quiet::new(Arc::clone(&activity), PERIOD));
+        let watch = IdleWatch::start(PERIOD);
+        let (activity, quiet) = watch.watch();
+        tokio::pin!(quiet);
         for _ in 0..20 {
             let pause = tokio::time::sleep(PERIOD / 2);
             tokio::select! {
@@ -203,5 +297,27 @@ mod tests {
                 () = pause => drop(activity.begin()),
             }
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_connection_is_judged_by_its_own_requests() {
+        let watch = IdleWatch::start(PERIOD);
+        let (_idle, idle_quiet) = watch.watch();
+        let (busy, busy_quiet) = watch.watch();
+        let _in_flight = busy.begin();
+        idle_quiet.await;
+        let busy_outcome = tokio::time::timeout(PERIOD * 3, busy_quiet).await;
+        assert!(busy_outcome.is_err(), "the busy connection is not flagged");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_connection_leaves_its_slot_to_the_next() {
+        let watch = IdleWatch::start(PERIOD);
+        let (_first, first_quiet) = watch.watch();
+        drop(first_quiet);
+        let (_second, _second_quiet) = watch.watch();
+        let registry = lock(&watch.registry);
+        assert_eq!(registry.entries.len(), 1, "the freed slot was reused");
+        assert!(registry.free.is_empty());
     }
 }

@@ -24,7 +24,7 @@ use poem::{Addr, Endpoint, EndpointExt, IntoEndpoint, Response};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use super::quiet::{Activity, Quiet, Tracked};
+use super::quiet::{Activity, IdleWatch, Quiet, Tracked};
 use super::send_timeout::SendTimeout;
 
 /// What a connection opening with HTTP/2 prior knowledge sends first.
@@ -118,6 +118,7 @@ where
     };
     // Every connection holds a receiver: the sender's `closed` tells when the last one ends.
     let (phase, _) = watch::channel(Phase::Serving);
+    let idle = IdleWatch::start(limits.idle);
     tracing::info!(name, addr = %local.0, "listening");
     tokio::pin!(stop);
     loop {
@@ -125,7 +126,8 @@ where
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => {
-                    tokio::spawn(connection(stream, local.clone(), remote, service.clone(), limits, phase.subscribe()));
+                    let watched = idle.watch();
+                    tokio::spawn(connection(stream, local.clone(), remote, service.clone(), (limits.send_timeout, limits.idle), watched, phase.subscribe()));
                 }
                 Err(err) => {
                     tracing::warn!(name, error = %err, "accept failed; retrying shortly");
@@ -158,22 +160,21 @@ async fn connection(
     local: LocalAddr,
     remote: SocketAddr,
     service: Service,
-    limits: ConnectionLimits,
+    (send_timeout, idle): (Duration, Duration),
+    (activity, quiet): (Arc<Activity>, Quiet),
     mut phase: watch::Receiver<Phase>,
 ) {
     // Responses are written whole; small ones (SSE frames, JSON answers) should not wait for
     // the peer's delayed acknowledgement of the previous one.
     let _ = stream.set_nodelay(true);
     let http2 = tokio::select! {
-        first = tokio::time::timeout(limits.idle, opens_with_http2_preface(&stream)) => match first {
+        first = tokio::time::timeout(idle, opens_with_http2_preface(&stream)) => match first {
             Ok(Ok(http2)) => http2,
             Ok(Err(_)) | Err(_) => return,
         },
         _ = phase.wait_for(|p| *p != Phase::Serving) => return,
     };
     let peer = RemoteAddr(Addr::SocketAddr(remote));
-    let activity = Arc::new(Activity::default());
-    let quiet = Quiet::new(Arc::clone(&activity), limits.idle);
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let in_flight = activity.begin();
         let handling = match &service.shortcut {
@@ -199,7 +200,7 @@ async fn connection(
             Ok::<_, Infallible>(response.map(|body| Tracked::new(body, in_flight)))
         }
     });
-    let io = TokioIo::new(SendTimeout::new(stream, limits.send_timeout));
+    let io = TokioIo::new(SendTimeout::new(stream, send_timeout));
     if http2 {
         let conn = http2::Builder::new(TokioExecutor::new())
             .max_header_list_size(HTTP2_MAX_HEADER_LIST)
@@ -225,7 +226,7 @@ async fn connection(
 async fn drive<C, T>(
     conn: C,
     mut phase: watch::Receiver<Phase>,
-    quiet: Quiet,
+    mut quiet: Quiet,
     graceful: impl Fn(std::pin::Pin<&mut C>),
 ) where
     C: Future<Output = T>,
@@ -234,12 +235,14 @@ async fn drive<C, T>(
     let idle = tokio::select! {
         biased;
         _ = &mut conn => return,
-        () = quiet => true,
+        () = &mut quiet => true,
         _ = phase.wait_for(|p| *p != Phase::Serving) => false,
     };
     if idle {
         graceful(conn.as_mut());
-        let _ = tokio::time::timeout(QUIET_GRACE, &mut conn).await;
+        // Boxed: only a connection that is being closed needs the timer, and every open
+        // connection's task would otherwise be sized for it.
+        let _ = Box::pin(tokio::time::timeout(QUIET_GRACE, &mut conn)).await;
         return;
     }
     graceful(conn.as_mut());
