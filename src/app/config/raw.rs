@@ -190,7 +190,7 @@ impl Default for RawConfig {
             gateway_callback_secret: Text::default(),
             gateway_drain_secs: 10,
             gateway_send_timeout_secs: 60,
-            gateway_idle_timeout_secs: 60,
+            gateway_idle_timeout_secs: 75,
             gateway_max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
             gateway_auth_mode: "playbook".into(),
