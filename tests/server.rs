@@ -270,3 +270,22 @@ async fn an_http2_connection_without_streams_is_closed_after_the_idle_timeout() 
         answered.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed_after_the_idle_timeout() {
+    let gw = with_one_second_idle().await;
+    let (mut read, _write) = TcpStream::connect(gw.app.public_addr)
+        .await
+        .unwrap()
+        .into_split();
+    let started = Instant::now();
+    let got = until_closed(&mut read, Duration::from_secs(5))
+        .await
+        .expect("the gateway closed the silent connection");
+    assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
+        "closed at the idle timeout: {elapsed:?}"
+    );
+}

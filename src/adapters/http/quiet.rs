@@ -184,7 +184,7 @@ async fn sweep(registry: Arc<Mutex<Registry>>, look: Duration) {
         for entry in registry.entries.iter_mut().flatten() {
             let now = entry.activity.counts();
             if now == entry.last && now.0 == now.1 {
-                entry.quiet_looks += 1;
+                entry.quiet_looks = entry.quiet_looks.saturating_add(1);
                 if entry.quiet_looks == LOOKS {
                     entry.activity.flag();
                 }

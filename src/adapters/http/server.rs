@@ -127,7 +127,7 @@ where
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => {
                     let watched = idle.watch();
-                    tokio::spawn(connection(stream, local.clone(), remote, service.clone(), (limits.send_timeout, limits.idle), watched, phase.subscribe()));
+                    tokio::spawn(connection(stream, local.clone(), remote, service.clone(), limits.send_timeout, watched, phase.subscribe()));
                 }
                 Err(err) => {
                     tracing::warn!(name, error = %err, "accept failed; retrying shortly");
@@ -160,18 +160,20 @@ async fn connection(
     local: LocalAddr,
     remote: SocketAddr,
     service: Service,
-    (send_timeout, idle): (Duration, Duration),
-    (activity, quiet): (Arc<Activity>, Quiet),
+    send_timeout: Duration,
+    (activity, mut quiet): (Arc<Activity>, Quiet),
     mut phase: watch::Receiver<Phase>,
 ) {
     // Responses are written whole; small ones (SSE frames, JSON answers) should not wait for
     // the peer's delayed acknowledgement of the previous one.
     let _ = stream.set_nodelay(true);
+    // The idle watch starts at the accept: a connection that sends nothing is quiet too.
     let http2 = tokio::select! {
-        first = tokio::time::timeout(idle, opens_with_http2_preface(&stream)) => match first {
-            Ok(Ok(http2)) => http2,
-            Ok(Err(_)) | Err(_) => return,
+        first = opens_with_http2_preface(&stream) => match first {
+            Ok(http2) => http2,
+            Err(_) => return,
         },
+        () = &mut quiet => return,
         _ = phase.wait_for(|p| *p != Phase::Serving) => return,
     };
     let peer = RemoteAddr(Addr::SocketAddr(remote));
