@@ -22,6 +22,8 @@ const TOKEN: &str = "sess-proxy-token";
 struct SeenRequest {
     target: String,
     received: usize,
+    /// Whether the body arrived whole (not cut off by an error).
+    whole: bool,
 }
 
 #[derive(Default)]
@@ -77,13 +79,21 @@ async fn echo_upstream(req: &Request, body: Body, seen: poem::web::Data<&Arc<See
         return Response::builder().body(Body::from_bytes_stream(data));
     }
     let mut received = 0usize;
+    let mut whole = true;
     let mut incoming = body.into_bytes_stream();
-    while let Some(Ok(chunk)) = incoming.next().await {
-        received += chunk.len();
+    while let Some(chunk) = incoming.next().await {
+        match chunk {
+            Ok(chunk) => received += chunk.len(),
+            Err(_) => {
+                whole = false;
+                break;
+            }
+        }
     }
     seen.0.0.lock().unwrap().push(SeenRequest {
         target: format!("{path}?{query}"),
         received,
+        whole,
     });
     let status = query
         .split('&')
@@ -474,5 +484,55 @@ async fn cors_preflights_follow_the_allowed_origins() {
     assert_eq!(
         resp.headers()["access-control-allow-origin"],
         "https://anywhere.example"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_whose_client_stops_sending_is_answered_408_and_never_arrives_whole() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (up, seen) = start_upstream().await;
+    let mut raw = base_raw_config(&up, None);
+    raw.gateway_idle_timeout_secs = 1;
+    let gw = TestGateway::start(raw).await;
+    let mut conn = tokio::net::TcpStream::connect(gw.app.public_addr)
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /noetl/upload HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: 1000\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&[1u8; 100]).await.unwrap();
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let answer = tokio::time::timeout(Duration::from_secs(8), async {
+        while !String::from_utf8_lossy(&got).contains("REQUEST_TIMEOUT") {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let elapsed = started.elapsed();
+    let got = String::from_utf8_lossy(&got);
+    assert!(answer.is_ok(), "an answer within the bound: {got}");
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(got.contains("\"code\":\"REQUEST_TIMEOUT\""), "{got}");
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
+        "answered at the idle timeout: {elapsed:?}"
+    );
+    // NoETL saw the upload begin and then fail: never a shorter body taken as whole.
+    let cut_off = support::eventually(Duration::from_secs(3), || async {
+        let seen = seen.0.lock().unwrap();
+        seen.iter()
+            .any(|s| s.target.starts_with("/api/upload") && !s.whole && s.received <= 100)
+    })
+    .await;
+    assert!(cut_off, "the upstream saw the upload cut off");
+    assert!(
+        !seen.0.lock().unwrap().iter().any(|s| s.whole),
+        "no upload arrived whole"
     );
 }

@@ -289,3 +289,75 @@ async fn a_connection_that_sends_nothing_is_closed_after_the_idle_timeout() {
         "closed at the idle timeout: {elapsed:?}"
     );
 }
+
+/// Reads `conn` until what arrived contains `needle` or the peer closes, for at most
+/// `within`; what was read.
+async fn read_until(
+    conn: &mut tokio::net::tcp::OwnedReadHalf,
+    needle: &str,
+    within: Duration,
+) -> String {
+    let mut got = Vec::new();
+    let reading = async {
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains(needle) {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(within, reading).await;
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_whose_client_stops_sending_is_answered_408() {
+    let gw = with_one_second_idle().await;
+    let (mut read, mut write) = TcpStream::connect(gw.app.public_addr)
+        .await
+        .unwrap()
+        .into_split();
+    write
+        .write_all(b"POST /api/auth/validate HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{\"token\": \"")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let got = read_until(&mut read, "REQUEST_TIMEOUT", Duration::from_secs(8)).await;
+    let elapsed = started.elapsed();
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(got.contains("\"code\":\"REQUEST_TIMEOUT\""), "{got}");
+    assert!(got.to_ascii_lowercase().contains("x-request-id:"), "{got}");
+    // One second without a byte of the body, and at most a quarter more.
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
+        "answered at the idle timeout: {elapsed:?}"
+    );
+    let rest = until_closed(&mut read, Duration::from_secs(5)).await;
+    assert!(rest.is_some(), "the connection is closed after the answer");
+    drop(write);
+}
+
+#[tokio::test]
+async fn a_slow_body_that_keeps_coming_is_read_whole() {
+    let gw = with_one_second_idle().await;
+    let (mut read, mut write) = TcpStream::connect(gw.app.public_addr)
+        .await
+        .unwrap()
+        .into_split();
+    let body = br#"{"token": "slowly-sent-token"}"#;
+    let head = format!(
+        "POST /api/auth/validate HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    write.write_all(head.as_bytes()).await.unwrap();
+    // A part of the body every 300 ms, 3 s in all: three times the idle timeout.
+    for part in body.chunks(3) {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        write.write_all(part).await.unwrap();
+    }
+    let got = read_until(&mut read, "\r\n\r\n", Duration::from_secs(15)).await;
+    assert!(got.starts_with("HTTP/1.1 "), "answered: {got}");
+    assert!(!got.starts_with("HTTP/1.1 408"), "not cut off: {got}");
+    assert!(!got.contains("REQUEST_TIMEOUT"), "{got}");
+}

@@ -27,6 +27,7 @@ mod routes;
 mod send_timeout;
 mod server;
 mod session_auth;
+mod stall;
 mod wire_execution_id;
 
 pub use error::{ErrorBody, ErrorCode};

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use futures_util::{StreamExt, TryStreamExt};
 use poem::http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -19,8 +19,15 @@ use super::error::ErrorCode;
 use super::proxy_headers::{upstream_headers, without_hop_by_hop};
 use super::request_id::CorrelationId;
 use super::session_auth::authenticate_parts;
+use super::stall::is_stall;
 use crate::app::Gateway;
 use crate::ports::{BodyStream, ForwardError, ForwardRequest, Forwarder};
+
+/// How the client's side of a forwarded body went: fine, over the size limit, or stalled
+/// (the client stopped sending it).
+const NO_FAULT: u8 = 0;
+const OVER_LIMIT: u8 = 1;
+const STALLED: u8 = 2;
 
 /// The checked upstream path and query of a request under `/noetl/`, worked out once before
 /// routing and read back by the handler.
@@ -171,19 +178,29 @@ pub(crate) async fn forward(
             id,
         );
     }
-    let over_limit = Arc::new(AtomicBool::new(false));
-    let flag = over_limit.clone();
+    let client_fault = Arc::new(AtomicU8::new(NO_FAULT));
+    let fault = client_fault.clone();
     let mut seen = 0usize;
-    let counted = body.and_then(move |chunk| {
-        seen = seen.saturating_add(chunk.len());
-        let result = if seen > limit {
-            flag.store(true, Ordering::Relaxed);
-            Err(std::io::Error::other("request body over the limit"))
-        } else {
-            Ok(chunk)
-        };
-        std::future::ready(result)
-    });
+    let counted = body
+        .map_err({
+            let fault = fault.clone();
+            move |err| {
+                if is_stall(&err) {
+                    fault.store(STALLED, Ordering::Relaxed);
+                }
+                err
+            }
+        })
+        .and_then(move |chunk| {
+            seen = seen.saturating_add(chunk.len());
+            let result = if seen > limit {
+                fault.store(OVER_LIMIT, Ordering::Relaxed);
+                Err(std::io::Error::other("request body over the limit"))
+            } else {
+                Ok(chunk)
+            };
+            std::future::ready(result)
+        });
     let has_body =
         declared.is_some_and(|n| n > 0) || call.headers.contains_key(header::TRANSFER_ENCODING);
     let forward = ForwardRequest {
@@ -201,9 +218,14 @@ pub(crate) async fn forward(
             *response.headers_mut() = without_hop_by_hop(upstream.headers);
             response
         }
-        Err(_) if over_limit.load(Ordering::Relaxed) => error_response(
+        Err(_) if client_fault.load(Ordering::Relaxed) == OVER_LIMIT => error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("request body is larger than {limit} bytes"),
+            id,
+        ),
+        Err(_) if client_fault.load(Ordering::Relaxed) == STALLED => error_response(
+            StatusCode::REQUEST_TIMEOUT,
+            "the client stopped sending the request body",
             id,
         ),
         Err(ForwardError::Timeout) => coded_error_response(

@@ -19,7 +19,7 @@ use tracing::Instrument;
 use super::envelope::{RequestScope, default_message, error_response};
 use super::proxy::{ProxyCall, forward, upstream_target};
 use super::request_id::CorrelationId;
-use super::server::Shortcut;
+use super::server::{RequestBody, Shortcut};
 use crate::app::Gateway;
 
 const PREFIX: &str = "/noetl/";
@@ -40,7 +40,7 @@ impl Shortcut for ProxyShortcut {
 
     fn answer(
         &self,
-        req: hyper::Request<Incoming>,
+        req: hyper::Request<RequestBody>,
         remote: SocketAddr,
     ) -> BoxFuture<'static, Response> {
         let gateway = self.gateway.clone();
@@ -64,14 +64,13 @@ impl Shortcut for ProxyShortcut {
     }
 }
 
-async fn proxy(gateway: &Arc<Gateway>, call: &ProxyCall<'_>, body: Incoming) -> Response {
+async fn proxy(gateway: &Arc<Gateway>, call: &ProxyCall<'_>, body: RequestBody) -> Response {
     let target = match upstream_target(call.uri) {
         Ok(target) => target,
         Err(why) => return error_response(StatusCode::BAD_REQUEST, why, call.id),
     };
     let chunks = BodyStream::new(body)
-        .try_filter_map(|frame| std::future::ready(Ok(frame.into_data().ok())))
-        .map_err(std::io::Error::other);
+        .try_filter_map(|frame| std::future::ready(Ok(frame.into_data().ok())));
     forward(gateway, call, target, chunks.boxed()).await
 }
 

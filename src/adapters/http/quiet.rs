@@ -5,12 +5,13 @@
 //! nothing in flight and no change for a whole period. That bounds a kept-alive connection
 //! left idle and a client that sends a request's head too slowly ever to finish it, at the
 //! cost of two counter increments per request: no timer per request or per connection, so
-//! an idle event stream costs no wake-ups and little memory.
+//! an idle event stream costs no wake-ups and little memory. The same sweeper watches request
+//! bodies that wait on their client (`stall`).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -22,14 +23,25 @@ use hyper::body::{Body, Frame, SizeHint};
 /// between one period and one period and a `1 / LOOKS` after its last activity.
 const LOOKS: u32 = 4;
 
+/// Something the sweeper watches for a period without progress.
+pub(super) trait Watchable: Send + Sync {
+    /// A count that changes whenever there is progress, and whether the watched thing is
+    /// waiting (a period of waiting without progress flags it).
+    fn look(&self) -> (u64, bool);
+    /// Called once, when a whole period passed waiting without progress.
+    fn flag(&self);
+}
+
 /// The requests of one connection: how many began and how many answers finished, and
 /// whether the sweeper found it quiet.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Activity {
     begun: AtomicU64,
     ended: AtomicU64,
     quiet: AtomicBool,
     waker: AtomicWaker,
+    /// The listener's watch, for the connection's request bodies (`stall`).
+    registry: Weak<Mutex<Registry>>,
 }
 
 impl Activity {
@@ -39,11 +51,20 @@ impl Activity {
         InFlight(Arc::clone(self))
     }
 
-    fn counts(&self) -> (u64, u64) {
-        (
-            self.begun.load(Ordering::Relaxed),
-            self.ended.load(Ordering::Relaxed),
-        )
+    /// Puts `watched` under the listener's watch until the returned slot is dropped; `None`
+    /// once the listener has stopped watching.
+    pub(super) fn watch_also(&self, watched: Arc<dyn Watchable>) -> Option<Slot> {
+        let registry = self.registry.upgrade()?;
+        Some(Slot::insert(registry, watched))
+    }
+}
+
+impl Watchable for Activity {
+    fn look(&self) -> (u64, bool) {
+        let begun = self.begun.load(Ordering::Relaxed);
+        let ended = self.ended.load(Ordering::Relaxed);
+        // Both only grow, so their sum changes whenever either does.
+        (begun.wrapping_add(ended), begun == ended)
     }
 
     fn flag(&self) {
@@ -53,7 +74,6 @@ impl Activity {
 }
 
 /// A request in flight on its connection, until this is dropped.
-#[derive(Debug)]
 pub struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
@@ -100,18 +120,61 @@ where
     }
 }
 
-/// One watched connection, as the sweeper sees it.
+/// One watched connection or body, as the sweeper sees it.
 struct Entry {
-    activity: Arc<Activity>,
-    last: (u64, u64),
+    watched: Arc<dyn Watchable>,
+    /// The progress count at the previous look (`None` before the first).
+    last: Option<u64>,
     quiet_looks: u32,
 }
 
-/// The connections of one listener.
+/// The connections and waiting bodies of one listener.
 #[derive(Default)]
-struct Registry {
+pub(super) struct Registry {
     entries: Vec<Option<Entry>>,
     free: Vec<usize>,
+}
+
+/// A place in the registry, given up when dropped.
+pub(super) struct Slot {
+    registry: Arc<Mutex<Registry>>,
+    index: usize,
+}
+
+impl Slot {
+    fn insert(registry: Arc<Mutex<Registry>>, watched: Arc<dyn Watchable>) -> Self {
+        // The first look starts the period rather than counting as a quiet one (the watched
+        // thing may be a moment old by then).
+        let entry = Entry {
+            watched,
+            last: None,
+            quiet_looks: 0,
+        };
+        let index = {
+            let mut registry = lock(&registry);
+            match registry.free.pop() {
+                Some(index) => {
+                    registry.entries[index] = Some(entry);
+                    index
+                }
+                None => {
+                    registry.entries.push(Some(entry));
+                    registry.entries.len() - 1
+                }
+            }
+        };
+        Self { registry, index }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut registry = lock(&self.registry);
+        if let Some(entry) = registry.entries.get_mut(self.index) {
+            *entry = None;
+            registry.free.push(self.index);
+        }
+    }
 }
 
 /// Watches a listener's connections for a period without requests. Dropping it stops the
@@ -132,31 +195,13 @@ impl IdleWatch {
 
     /// Watches a new connection; `Quiet` completes when the sweeper has found it quiet.
     pub fn watch(&self) -> (Arc<Activity>, Quiet) {
-        let activity = Arc::new(Activity::default());
-        let entry = Entry {
-            activity: Arc::clone(&activity),
-            // No counts look like this, so the first look starts the period rather than
-            // counting as a quiet one (the connection may be a moment old by then).
-            last: (u64::MAX, u64::MAX),
-            quiet_looks: 0,
-        };
-        let slot = {
-            let mut registry = lock(&self.registry);
-            match registry.free.pop() {
-                Some(slot) => {
-                    registry.entries[slot] = Some(entry);
-                    slot
-                }
-                None => {
-                    registry.entries.push(Some(entry));
-                    registry.entries.len() - 1
-                }
-            }
-        };
+        let activity = Arc::new(Activity {
+            registry: Arc::downgrade(&self.registry),
+            ..Activity::default()
+        });
         let quiet = Quiet {
             activity: Arc::clone(&activity),
-            registry: Arc::clone(&self.registry),
-            slot,
+            _slot: Slot::insert(Arc::clone(&self.registry), activity.clone()),
             registered: None,
         };
         (activity, quiet)
@@ -182,14 +227,14 @@ async fn sweep(registry: Arc<Mutex<Registry>>, look: Duration) {
         ticks.tick().await;
         let mut registry = lock(&registry);
         for entry in registry.entries.iter_mut().flatten() {
-            let now = entry.activity.counts();
-            if now == entry.last && now.0 == now.1 {
+            let (progress, waiting) = entry.watched.look();
+            if waiting && entry.last == Some(progress) {
                 entry.quiet_looks = entry.quiet_looks.saturating_add(1);
                 if entry.quiet_looks == LOOKS {
-                    entry.activity.flag();
+                    entry.watched.flag();
                 }
             } else {
-                entry.last = now;
+                entry.last = Some(progress);
                 entry.quiet_looks = 0;
             }
         }
@@ -200,8 +245,7 @@ async fn sweep(registry: Arc<Mutex<Registry>>, look: Duration) {
 /// dropping it takes the connection off the watch.
 pub struct Quiet {
     activity: Arc<Activity>,
-    registry: Arc<Mutex<Registry>>,
-    slot: usize,
+    _slot: Slot,
     /// The waker last handed to the sweeper: a connection's task polls with the same one
     /// every time, so it is handed over again only when it changes.
     registered: Option<Waker>,
@@ -224,16 +268,6 @@ impl Future for Quiet {
             Poll::Ready(())
         } else {
             Poll::Pending
-        }
-    }
-}
-
-impl Drop for Quiet {
-    fn drop(&mut self) {
-        let mut registry = lock(&self.registry);
-        if let Some(entry) = registry.entries.get_mut(self.slot) {
-            *entry = None;
-            registry.free.push(self.slot);
         }
     }
 }

@@ -12,8 +12,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use hyper::body::Incoming;
+use http_body_util::combinators::BoxBody;
+use hyper::body::{Body, Incoming};
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -26,6 +28,10 @@ use tokio::sync::watch;
 
 use super::quiet::{Activity, IdleWatch, Quiet, Tracked};
 use super::send_timeout::SendTimeout;
+use super::stall::WatchedBody;
+
+/// A request's body as handlers get it: failing if its client stops sending (`stall`).
+pub type RequestBody = WatchedBody<Incoming>;
 
 /// What a connection opening with HTTP/2 prior knowledge sends first.
 const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -59,7 +65,7 @@ pub trait Shortcut: Send + Sync + 'static {
     /// The answer to a claimed request from `remote`.
     fn answer(
         &self,
-        req: hyper::Request<Incoming>,
+        req: hyper::Request<RequestBody>,
         remote: SocketAddr,
     ) -> BoxFuture<'static, Response>;
 }
@@ -82,7 +88,8 @@ pub struct ConnectionLimits {
     /// How long a connection may go without a request in flight: a new one that sends no
     /// whole request head, a kept-alive one left idle after its last answer, or one whose
     /// client sends a head too slowly ever to finish it is closed after this long (and at
-    /// most a quarter more). A streaming answer (SSE, the proxy) is a request in flight.
+    /// most a quarter more). A streaming answer (SSE, the proxy) is a request in flight. A
+    /// request body being read that gets nothing from its client for this long fails (`stall`).
     pub idle: Duration,
 }
 
@@ -181,17 +188,18 @@ async fn connection(
         let in_flight = activity.begin();
         let handling = match &service.shortcut {
             Some(shortcut) if shortcut.claims(&req) => {
+                let req = req.map(|body| WatchedBody::new(body, &activity));
                 Handling::Shortcut(shortcut.answer(req, remote))
             }
-            _ => Handling::Poem(
-                service.endpoint.clone(),
-                Box::new(poem::Request::from((
-                    req,
-                    local.clone(),
-                    peer.clone(),
-                    Scheme::HTTP,
-                ))),
-            ),
+            _ => {
+                let has_body = !req.body().is_end_stream();
+                let mut request =
+                    poem::Request::from((req, local.clone(), peer.clone(), Scheme::HTTP));
+                if has_body {
+                    watch_body(&mut request, &activity);
+                }
+                Handling::Poem(service.endpoint.clone(), Box::new(request))
+            }
         };
         async move {
             let response = match handling {
@@ -217,6 +225,17 @@ async fn connection(
             .with_upgrades();
         drive(conn, phase, quiet, |c| c.graceful_shutdown()).await;
     }
+}
+
+/// Puts a poem request's body under the stall watch, and the handle that tells whether it
+/// stalled into the request's extensions (for the error mapping).
+fn watch_body(request: &mut poem::Request, activity: &Arc<Activity>) {
+    let body: BoxBody<Bytes, io::Error> = request.take_body().into();
+    let watched = WatchedBody::new(body, activity);
+    if let Some(stall) = watched.stall() {
+        request.extensions_mut().insert(stall);
+    }
+    request.set_body(poem::Body::from(BoxBody::new(watched)));
 }
 
 /// Runs a connection to its end, starting its graceful shutdown when the server drains and

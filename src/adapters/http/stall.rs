@@ -1,0 +1,254 @@
+//! Adapters (http): request bodies whose client stops sending. A body that a handler is
+//! reading and that gets nothing from its client for the idle period fails with `TimedOut`,
+//! and the request is answered 408 (`REQUEST_TIMEOUT`). A body nobody is reading at the
+//! moment (the proxy waiting for NoETL to take the previous chunk) is not waiting on its
+//! client and is never cut off; a slow client that keeps sending is not either. The
+//! listener's idle sweeper does the watching, and a body starts being watched only when a
+//! read finds nothing ready, so a body that arrives with its head costs no registration.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::task::AtomicWaker;
+use hyper::body::{Body, Frame, SizeHint};
+
+use super::quiet::{Activity, Slot, Watchable};
+
+/// The reads of one request body, as the sweeper sees them.
+#[derive(Default)]
+struct Progress {
+    /// Frames received so far.
+    frames: AtomicU64,
+    /// Whether the last read found nothing ready.
+    waiting: AtomicBool,
+    /// Set by the sweeper after a whole period of waiting without a frame.
+    stalled: AtomicBool,
+    /// Set when the body failed for that reason.
+    reported: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Watchable for Progress {
+    fn look(&self) -> (u64, bool) {
+        (
+            self.frames.load(Ordering::Relaxed),
+            self.waiting.load(Ordering::Relaxed),
+        )
+    }
+
+    fn flag(&self) {
+        self.stalled.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+}
+
+/// Tells whether a request's body failed because its client stopped sending; kept in the
+/// request's extensions so the error mapping can answer 408.
+#[derive(Clone)]
+pub struct BodyStall(Arc<Progress>);
+
+impl BodyStall {
+    /// Whether the body has failed because its client sent nothing for the idle period.
+    pub fn happened(&self) -> bool {
+        self.0.reported.load(Ordering::Acquire)
+    }
+}
+
+/// Whether `err`, read from a request body, is the stall of `WatchedBody`.
+pub fn is_stall(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::TimedOut
+}
+
+/// What watching a body needs: its progress, the connection (to reach the sweeper) and,
+/// once a read has waited, its place in the sweeper's registry.
+struct Watch {
+    progress: Arc<Progress>,
+    activity: Arc<Activity>,
+    slot: Option<Slot>,
+}
+
+/// A request body that fails with `TimedOut` when its client sends nothing for the idle
+/// period while it is being read. An empty body is passed through unwatched.
+pub struct WatchedBody<B> {
+    body: B,
+    watch: Option<Watch>,
+}
+
+impl<B: Body> WatchedBody<B> {
+    pub fn new(body: B, activity: &Arc<Activity>) -> Self {
+        let watch = (!body.is_end_stream()).then(|| Watch {
+            progress: Arc::default(),
+            activity: Arc::clone(activity),
+            slot: None,
+        });
+        Self { body, watch }
+    }
+
+    /// The handle that tells whether this body stalled; `None` for an empty body.
+    pub fn stall(&self) -> Option<BodyStall> {
+        self.watch
+            .as_ref()
+            .map(|w| BodyStall(Arc::clone(&w.progress)))
+    }
+}
+
+fn stalled() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the client stopped sending the request body",
+    )
+}
+
+impl<B> Body for WatchedBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        let Some(watch) = &mut this.watch else {
+            return Pin::new(&mut this.body)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|r| r.map_err(io::Error::other)));
+        };
+        let progress = &watch.progress;
+        if progress.stalled.load(Ordering::Acquire) {
+            progress.reported.store(true, Ordering::Release);
+            return Poll::Ready(Some(Err(stalled())));
+        }
+        match Pin::new(&mut this.body).poll_frame(cx) {
+            Poll::Pending => {
+                if watch.slot.is_none() {
+                    let watched: Arc<dyn Watchable> = progress.clone();
+                    watch.slot = watch.activity.watch_also(watched);
+                }
+                progress.waker.register(cx.waker());
+                progress.waiting.store(true, Ordering::Relaxed);
+                if progress.stalled.load(Ordering::Acquire) {
+                    progress.reported.store(true, Ordering::Release);
+                    return Poll::Ready(Some(Err(stalled())));
+                }
+                Poll::Pending
+            }
+            Poll::Ready(frame) => {
+                progress.waiting.store(false, Ordering::Relaxed);
+                progress.frames.fetch_add(1, Ordering::Relaxed);
+                Poll::Ready(frame.map(|r| r.map_err(io::Error::other)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http_body_util::{BodyExt, Empty, StreamBody};
+    use tokio::sync::mpsc;
+    use tokio_stream::wrappers::ReceiverStream;
+
+    use super::*;
+    use crate::adapters::http::quiet::IdleWatch;
+
+    const PERIOD: Duration = Duration::from_secs(8);
+
+    type Chunk = Result<Frame<Bytes>, io::Error>;
+    type Chunks = StreamBody<ReceiverStream<Chunk>>;
+
+    fn body(activity: &Arc<Activity>) -> (mpsc::Sender<Chunk>, WatchedBody<Chunks>) {
+        let (sender, receiver) = mpsc::channel(4);
+        (
+            sender,
+            WatchedBody::new(StreamBody::new(ReceiverStream::new(receiver)), activity),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_whose_client_sends_nothing_fails_after_one_period() {
+        let watch = IdleWatch::start(PERIOD);
+        let (activity, _quiet) = watch.watch();
+        let (_sender, mut body) = body(&activity);
+        let stall = body.stall().expect("a body that may carry data is watched");
+        let started = tokio::time::Instant::now();
+        let read = tokio::time::timeout(PERIOD * 3, body.frame())
+            .await
+            .expect("the stall is noticed")
+            .expect("an outcome");
+        let waited = started.elapsed();
+        let err = read.expect_err("the read fails");
+        assert!(is_stall(&err), "{err}");
+        assert!(stall.happened());
+        assert!(
+            waited >= PERIOD && waited <= PERIOD + PERIOD / 4,
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_client_that_keeps_sending_is_not_cut_off() {
+        let watch = IdleWatch::start(PERIOD);
+        let (activity, _quiet) = watch.watch();
+        let (sender, mut body) = body(&activity);
+        let feeder = tokio::spawn(async move {
+            for _ in 0..20 {
+                tokio::time::sleep(PERIOD / 2).await;
+                let chunk = Frame::data(Bytes::from_static(b"x"));
+                sender.send(Ok(chunk)).await.expect("the body is read");
+            }
+        });
+        let mut frames = 0;
+        while let Some(read) = body.frame().await {
+            read.expect("no stall while data keeps coming");
+            frames += 1;
+        }
+        feeder.await.expect("the feeder ends");
+        assert_eq!(frames, 20);
+        assert!(!body.stall().expect("watched").happened());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_nobody_reads_is_not_waiting_on_its_client() {
+        let watch = IdleWatch::start(PERIOD);
+        let (activity, _quiet) = watch.watch();
+        let (sender, mut body) = body(&activity);
+        sender
+            .send(Ok(Frame::data(Bytes::from_static(b"first"))))
+            .await
+            .expect("queued");
+        body.frame().await.expect("a frame").expect("read");
+        // The reader is busy elsewhere (NoETL slow to take the chunk) for many periods.
+        tokio::time::sleep(PERIOD * 10).await;
+        sender
+            .send(Ok(Frame::data(Bytes::from_static(b"second"))))
+            .await
+            .expect("queued");
+        let second = body.frame().await.expect("a frame").expect("not stalled");
+        assert_eq!(second.into_data().ok(), Some(Bytes::from_static(b"second")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_empty_body_is_not_watched() {
+        let watch = IdleWatch::start(PERIOD);
+        let (activity, _quiet) = watch.watch();
+        let body = WatchedBody::new(Empty::<Bytes>::new(), &activity);
+        assert!(body.stall().is_none());
+    }
+}
