@@ -314,28 +314,32 @@ async fn read_until(
 #[tokio::test]
 async fn a_body_whose_client_stops_sending_is_answered_408() {
     let gw = with_one_second_idle().await;
-    let (mut read, mut write) = TcpStream::connect(gw.app.public_addr)
-        .await
-        .unwrap()
-        .into_split();
-    write
-        .write_all(b"POST /api/auth/validate HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{\"token\": \"")
-        .await
-        .unwrap();
-    let started = Instant::now();
-    let got = read_until(&mut read, "REQUEST_TIMEOUT", Duration::from_secs(8)).await;
-    let elapsed = started.elapsed();
-    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
-    assert!(got.contains("\"code\":\"REQUEST_TIMEOUT\""), "{got}");
-    assert!(got.to_ascii_lowercase().contains("x-request-id:"), "{got}");
-    // One second without a byte of the body, and at most a quarter more.
-    assert!(
-        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
-        "answered at the idle timeout: {elapsed:?}"
-    );
-    let rest = until_closed(&mut read, Duration::from_secs(5)).await;
-    assert!(rest.is_some(), "the connection is closed after the answer");
-    drop(write);
+    // A JSON route, and one whose body has no declared length (read whole by the limit).
+    let heads = [
+        "POST /api/auth/validate HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{\"token\": \"",
+        "POST /api/auth/validate HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{\"tok\r\n",
+    ];
+    for head in heads {
+        let (mut read, mut write) = TcpStream::connect(gw.app.public_addr)
+            .await
+            .unwrap()
+            .into_split();
+        write.write_all(head.as_bytes()).await.unwrap();
+        let started = Instant::now();
+        let got = read_until(&mut read, "REQUEST_TIMEOUT", Duration::from_secs(8)).await;
+        let elapsed = started.elapsed();
+        assert!(got.starts_with("HTTP/1.1 408"), "{head}: {got}");
+        assert!(got.contains("\"code\":\"REQUEST_TIMEOUT\""), "{got}");
+        assert!(got.to_ascii_lowercase().contains("x-request-id:"), "{got}");
+        // One second without a byte of the body, and at most a quarter more.
+        assert!(
+            elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
+            "answered at the idle timeout: {elapsed:?}"
+        );
+        let rest = until_closed(&mut read, Duration::from_secs(5)).await;
+        assert!(rest.is_some(), "the connection is closed after the answer");
+        drop(write);
+    }
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 use poem::http::{StatusCode, header};
 use poem::{Body, Endpoint, Middleware, Request, Result};
 
+use super::stall::is_stall;
+
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit {
     max: usize,
@@ -57,6 +59,9 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
                         .await
                         .map_err(|e| match e {
                             poem::error::ReadBodyError::PayloadTooLarge => too_large(self.max),
+                            poem::error::ReadBodyError::Io(e) if is_stall(&e) => {
+                                poem::Error::from_string(e.to_string(), StatusCode::REQUEST_TIMEOUT)
+                            }
                             _ => poem::Error::from_string(
                                 "the request body could not be read",
                                 StatusCode::BAD_REQUEST,

@@ -12,7 +12,7 @@ use tracing::Instrument;
 use super::error::{ErrorBody, ErrorCode};
 use super::request_id::{CorrelationId, HEADER};
 use super::route_label::{allowed_methods, method_label, route_template};
-use super::stall::BodyStall;
+use super::stall::caused_by_stall;
 use crate::adapters::trace_context;
 use crate::app::metrics::Metrics;
 
@@ -50,10 +50,9 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let scope = RequestScope::begin(req.method(), req.uri().path(), req.headers());
         req.extensions_mut().insert(scope.id.clone());
-        let stall = req.extensions().get::<BodyStall>().cloned();
         let outcome = self.inner.call(req).instrument(scope.span.clone()).await;
         let id = &scope.id;
-        let mut response = match outcome {
+        let response = match outcome {
             Ok(output) => {
                 let response = output.into_response();
                 if needs_envelope(&response) {
@@ -66,7 +65,12 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
                 }
             }
             Err(err) => {
-                let status = err.status();
+                // Whatever the handler made of a body cut short, the cause was its client.
+                let status = if caused_by_stall(&err) {
+                    StatusCode::REQUEST_TIMEOUT
+                } else {
+                    err.status()
+                };
                 let message = if status.is_server_error() {
                     tracing::error!(request_id = %id.as_str(), error = %err, "request failed");
                     default_message(status)
@@ -83,14 +87,6 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
                 coded_error_response(status, code, &message, id)
             }
         };
-        // A request that failed because its client stopped sending the body: whatever the
-        // handler made of the cut-short body, the cause was the client's.
-        let failed = response.status().is_client_error() || response.status().is_server_error();
-        if failed && stall.is_some_and(|s| s.happened()) {
-            let status = StatusCode::REQUEST_TIMEOUT;
-            let message = "the client stopped sending the request body";
-            response = coded_error_response(status, ErrorCode::RequestTimeout, message, id);
-        }
         Ok(scope.finish(response, &self.metrics))
     }
 }

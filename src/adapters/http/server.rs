@@ -227,14 +227,10 @@ async fn connection(
     }
 }
 
-/// Puts a poem request's body under the stall watch, and the handle that tells whether it
-/// stalled into the request's extensions (for the error mapping).
+/// Puts a poem request's body under the stall watch.
 fn watch_body(request: &mut poem::Request, activity: &Arc<Activity>) {
     let body: BoxBody<Bytes, io::Error> = request.take_body().into();
     let watched = WatchedBody::new(body, activity);
-    if let Some(stall) = watched.stall() {
-        request.extensions_mut().insert(stall);
-    }
     request.set_body(poem::Body::from(BoxBody::new(watched)));
 }
 

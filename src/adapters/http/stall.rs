@@ -4,7 +4,8 @@
 //! moment (the proxy waiting for NoETL to take the previous chunk) is not waiting on its
 //! client and is never cut off; a slow client that keeps sending is not either. The
 //! listener's idle sweeper does the watching, and a body starts being watched only when a
-//! read finds nothing ready, so a body that arrives with its head costs no registration.
+//! read finds nothing ready, so a body that arrives with its head costs no allocation and no
+//! registration.
 
 use std::io;
 use std::pin::Pin;
@@ -27,8 +28,6 @@ struct Progress {
     waiting: AtomicBool,
     /// Set by the sweeper after a whole period of waiting without a frame.
     stalled: AtomicBool,
-    /// Set when the body failed for that reason.
-    reported: AtomicBool,
     waker: AtomicWaker,
 }
 
@@ -46,29 +45,38 @@ impl Watchable for Progress {
     }
 }
 
-/// Tells whether a request's body failed because its client stopped sending; kept in the
-/// request's extensions so the error mapping can answer 408.
-#[derive(Clone)]
-pub struct BodyStall(Arc<Progress>);
+/// The error a stalled body fails with (inside an `io::Error` of kind `TimedOut`).
+#[derive(Debug, thiserror::Error)]
+#[error("the client stopped sending the request body")]
+struct BodyStalled;
 
-impl BodyStall {
-    /// Whether the body has failed because its client sent nothing for the idle period.
-    pub fn happened(&self) -> bool {
-        self.0.reported.load(Ordering::Acquire)
+/// Whether `err`, read from a request body, is the stall of `WatchedBody`, possibly wrapped
+/// in further `io::Error`s by whoever read it.
+pub fn is_stall(err: &io::Error) -> bool {
+    match err.get_ref() {
+        Some(inner) if inner.is::<BodyStalled>() => true,
+        Some(inner) => inner.downcast_ref::<io::Error>().is_some_and(is_stall),
+        None => false,
     }
 }
 
-/// Whether `err`, read from a request body, is the stall of `WatchedBody`.
-pub fn is_stall(err: &io::Error) -> bool {
-    err.kind() == io::ErrorKind::TimedOut
+/// Whether a handler's error comes from a body that stalled: read as bytes or JSON (poem's
+/// `ReadBodyError`), as a GraphQL request, or directly.
+pub fn caused_by_stall(err: &poem::Error) -> bool {
+    if let Some(poem::error::ReadBodyError::Io(e)) = err.downcast_ref() {
+        return is_stall(e);
+    }
+    if let Some(async_graphql::ParseRequestError::Io(e)) = err.downcast_ref() {
+        return is_stall(e);
+    }
+    err.downcast_ref::<io::Error>().is_some_and(is_stall)
 }
 
-/// What watching a body needs: its progress, the connection (to reach the sweeper) and,
-/// once a read has waited, its place in the sweeper's registry.
+/// What watching a body needs: the connection (to reach the sweeper) and, once a read has
+/// waited, the body's progress and its place in the sweeper's registry.
 struct Watch {
-    progress: Arc<Progress>,
     activity: Arc<Activity>,
-    slot: Option<Slot>,
+    waited: Option<(Arc<Progress>, Option<Slot>)>,
 }
 
 /// A request body that fails with `TimedOut` when its client sends nothing for the idle
@@ -81,26 +89,15 @@ pub struct WatchedBody<B> {
 impl<B: Body> WatchedBody<B> {
     pub fn new(body: B, activity: &Arc<Activity>) -> Self {
         let watch = (!body.is_end_stream()).then(|| Watch {
-            progress: Arc::default(),
             activity: Arc::clone(activity),
-            slot: None,
+            waited: None,
         });
         Self { body, watch }
-    }
-
-    /// The handle that tells whether this body stalled; `None` for an empty body.
-    pub fn stall(&self) -> Option<BodyStall> {
-        self.watch
-            .as_ref()
-            .map(|w| BodyStall(Arc::clone(&w.progress)))
     }
 }
 
 fn stalled() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        "the client stopped sending the request body",
-    )
+    io::Error::new(io::ErrorKind::TimedOut, BodyStalled)
 }
 
 impl<B> Body for WatchedBody<B>
@@ -121,28 +118,33 @@ where
                 .poll_frame(cx)
                 .map(|frame| frame.map(|r| r.map_err(io::Error::other)));
         };
-        let progress = &watch.progress;
-        if progress.stalled.load(Ordering::Acquire) {
-            progress.reported.store(true, Ordering::Release);
+        if let Some((progress, _)) = &watch.waited
+            && progress.stalled.load(Ordering::Acquire)
+        {
             return Poll::Ready(Some(Err(stalled())));
         }
         match Pin::new(&mut this.body).poll_frame(cx) {
             Poll::Pending => {
-                if watch.slot.is_none() {
+                // Watched from the first read that finds nothing: a body that arrives with
+                // its head never gets this far.
+                let (progress, _) = watch.waited.get_or_insert_with(|| {
+                    let progress = Arc::new(Progress::default());
                     let watched: Arc<dyn Watchable> = progress.clone();
-                    watch.slot = watch.activity.watch_also(watched);
-                }
+                    let slot = watch.activity.watch_also(watched);
+                    (progress, slot)
+                });
                 progress.waker.register(cx.waker());
                 progress.waiting.store(true, Ordering::Relaxed);
                 if progress.stalled.load(Ordering::Acquire) {
-                    progress.reported.store(true, Ordering::Release);
                     return Poll::Ready(Some(Err(stalled())));
                 }
                 Poll::Pending
             }
             Poll::Ready(frame) => {
-                progress.waiting.store(false, Ordering::Relaxed);
-                progress.frames.fetch_add(1, Ordering::Relaxed);
+                if let Some((progress, _)) = &watch.waited {
+                    progress.waiting.store(false, Ordering::Relaxed);
+                    progress.frames.fetch_add(1, Ordering::Relaxed);
+                }
                 Poll::Ready(frame.map(|r| r.map_err(io::Error::other)))
             }
         }
@@ -186,7 +188,6 @@ mod tests {
         let watch = IdleWatch::start(PERIOD);
         let (activity, _quiet) = watch.watch();
         let (_sender, mut body) = body(&activity);
-        let stall = body.stall().expect("a body that may carry data is watched");
         let started = tokio::time::Instant::now();
         let read = tokio::time::timeout(PERIOD * 3, body.frame())
             .await
@@ -195,7 +196,7 @@ mod tests {
         let waited = started.elapsed();
         let err = read.expect_err("the read fails");
         assert!(is_stall(&err), "{err}");
-        assert!(stall.happened());
+        assert!(is_stall(&io::Error::other(err)), "still told when wrapped");
         assert!(
             waited >= PERIOD && waited <= PERIOD + PERIOD / 4,
             "{waited:?}"
@@ -221,7 +222,6 @@ mod tests {
         }
         feeder.await.expect("the feeder ends");
         assert_eq!(frames, 20);
-        assert!(!body.stall().expect("watched").happened());
     }
 
     #[tokio::test(start_paused = true)]
@@ -244,11 +244,25 @@ mod tests {
         assert_eq!(second.into_data().ok(), Some(Bytes::from_static(b"second")));
     }
 
+    #[test]
+    fn a_stall_is_told_apart_however_the_reader_wrapped_it() {
+        let wrapped = || io::Error::other(stalled());
+        let read = poem::Error::from(poem::error::ReadBodyError::Io(wrapped()));
+        assert!(caused_by_stall(&read));
+        let graphql = poem::error::BadRequest(async_graphql::ParseRequestError::Io(wrapped()));
+        assert!(caused_by_stall(&graphql));
+        let other = io::Error::new(io::ErrorKind::TimedOut, "another timeout");
+        let read = poem::Error::from(poem::error::ReadBodyError::Io(other));
+        assert!(!caused_by_stall(&read));
+        let plain = poem::Error::from_string("bad", poem::http::StatusCode::BAD_REQUEST);
+        assert!(!caused_by_stall(&plain));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn an_empty_body_is_not_watched() {
         let watch = IdleWatch::start(PERIOD);
         let (activity, _quiet) = watch.watch();
         let body = WatchedBody::new(Empty::<Bytes>::new(), &activity);
-        assert!(body.stall().is_none());
+        assert!(body.watch.is_none());
     }
 }
