@@ -12,17 +12,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http_body_util::combinators::BoxBody;
-use hyper::body::{Body, Incoming};
+use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use poem::endpoint::{DynEndpoint, ToDynEndpoint};
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
-use poem::{Addr, Endpoint, EndpointExt, IntoEndpoint, Response};
+use poem::{Addr, Endpoint, EndpointExt, IntoEndpoint, RequestParts, Response};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -192,12 +191,10 @@ async fn connection(
                 Handling::Shortcut(shortcut.answer(req, remote))
             }
             _ => {
-                let has_body = !req.body().is_end_stream();
-                let mut request =
-                    poem::Request::from((req, local.clone(), peer.clone(), Scheme::HTTP));
-                if has_body {
-                    watch_body(&mut request, &activity);
-                }
+                let (parts, body) = req.into_parts();
+                let parts = RequestParts::from((parts, local.clone(), peer.clone(), Scheme::HTTP));
+                let body = BoxBody::new(WatchedBody::new(body, &activity));
+                let request = poem::Request::from_parts(parts, poem::Body::from(body));
                 Handling::Poem(service.endpoint.clone(), Box::new(request))
             }
         };
@@ -225,13 +222,6 @@ async fn connection(
             .with_upgrades();
         drive(conn, phase, quiet, |c| c.graceful_shutdown()).await;
     }
-}
-
-/// Puts a poem request's body under the stall watch.
-fn watch_body(request: &mut poem::Request, activity: &Arc<Activity>) {
-    let body: BoxBody<Bytes, io::Error> = request.take_body().into();
-    let watched = WatchedBody::new(body, activity);
-    request.set_body(poem::Body::from(BoxBody::new(watched)));
 }
 
 /// Runs a connection to its end, starting its graceful shutdown when the server drains and
