@@ -365,3 +365,50 @@ async fn a_slow_body_that_keeps_coming_is_read_whole() {
     assert!(!got.starts_with("HTTP/1.1 408"), "not cut off: {got}");
     assert!(!got.contains("REQUEST_TIMEOUT"), "{got}");
 }
+
+#[tokio::test]
+async fn an_http2_stream_whose_body_stops_is_answered_408_and_its_connection_serves_on() {
+    let gw = with_one_second_idle().await;
+    let tcp = TcpStream::connect(gw.app.public_addr).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let (feed, chunks) = tokio::sync::mpsc::channel(1);
+    feed.send(Ok::<_, std::io::Error>(hyper::body::Frame::data(
+        Bytes::from_static(b"{\"token\": \""),
+    )))
+    .await
+    .unwrap();
+    let request = hyper::Request::post(gw.public("/api/auth/validate"))
+        .header("content-type", "application/json")
+        .header("content-length", "200")
+        .body(http_body_util::StreamBody::new(
+            tokio_stream::wrappers::ReceiverStream::new(chunks),
+        ))
+        .unwrap();
+    let started = Instant::now();
+    let response = tokio::time::timeout(Duration::from_secs(8), send.send_request(request))
+        .await
+        .expect("answered within the bound")
+        .expect("a response");
+    let elapsed = started.elapsed();
+    assert_eq!(response.status(), 408);
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
+        "answered at the idle timeout: {elapsed:?}"
+    );
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "REQUEST_TIMEOUT");
+    // Only that stream failed: the connection answers the next request.
+    let health = hyper::Request::get(gw.public("/health"))
+        .body(http_body_util::StreamBody::new(
+            tokio_stream::wrappers::ReceiverStream::new(tokio::sync::mpsc::channel(1).1),
+        ))
+        .unwrap();
+    let response = send.send_request(health).await.expect("an answer");
+    assert_eq!(response.status(), 200);
+    drop(feed);
+}

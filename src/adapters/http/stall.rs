@@ -96,6 +96,14 @@ impl<B: Body> WatchedBody<B> {
     }
 }
 
+/// A frame read from the wrapped body, its error as an `io::Error`.
+fn as_io<E>(frame: Option<Result<Frame<Bytes>, E>>) -> Option<Result<Frame<Bytes>, io::Error>>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    frame.map(|r| r.map_err(io::Error::other))
+}
+
 fn stalled() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, BodyStalled)
 }
@@ -114,9 +122,7 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = self.get_mut();
         let Some(watch) = &mut this.watch else {
-            return Pin::new(&mut this.body)
-                .poll_frame(cx)
-                .map(|frame| frame.map(|r| r.map_err(io::Error::other)));
+            return Pin::new(&mut this.body).poll_frame(cx).map(as_io);
         };
         if let Some((progress, _)) = &watch.waited
             && progress.stalled.load(Ordering::Acquire)
@@ -145,7 +151,7 @@ where
                     progress.waiting.store(false, Ordering::Relaxed);
                     progress.frames.fetch_add(1, Ordering::Relaxed);
                 }
-                Poll::Ready(frame.map(|r| r.map_err(io::Error::other)))
+                Poll::Ready(as_io(frame))
             }
         }
     }
