@@ -17,12 +17,7 @@ use tokio::net::TcpStream;
 #[tokio::test]
 async fn http2_with_prior_knowledge_is_served_on_the_public_listener() {
     let gw = TestGateway::start(base_raw_config("http://127.0.0.1:9", None)).await;
-    let tcp = TcpStream::connect(gw.app.public_addr).await.unwrap();
-    let (mut send, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
-            .await
-            .expect("HTTP/2 handshake");
-    tokio::spawn(conn);
+    let (mut send, _conn) = http2(&gw).await;
     for _ in 0..2 {
         let request = hyper::Request::get(gw.public("/health"))
             .body(Empty::<Bytes>::new())
@@ -41,12 +36,7 @@ async fn an_event_stream_over_http2_gets_its_frames() {
     let standin = NoetlStandIn::start().await;
     let token = standin.add_session(41, "h2@example.com", json!(["admin"]));
     let gw = TestGateway::beside(&standin, |_| {}).await;
-    let tcp = TcpStream::connect(gw.app.public_addr).await.unwrap();
-    let (mut send, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
+    let (mut send, _conn) = http2(&gw).await;
     let request = hyper::Request::get(gw.public("/events?client_id=h2-tab"))
         .header("cookie", format!("session_token={token}"))
         .body(Empty::<Bytes>::new())
@@ -120,6 +110,40 @@ async fn with_one_second_idle() -> TestGateway {
     TestGateway::start(raw).await
 }
 
+/// An HTTP/2 connection (prior knowledge) to the gateway's public listener, driven by its
+/// own task.
+async fn http2<B>(
+    gw: &TestGateway,
+) -> (
+    hyper::client::conn::http2::SendRequest<B>,
+    tokio::task::JoinHandle<hyper::Result<()>>,
+)
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let tcp = TcpStream::connect(gw.app.public_addr).await.unwrap();
+    let (send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .expect("HTTP/2 handshake");
+    (send, tokio::spawn(conn))
+}
+
+/// A plain TCP connection to the gateway's public listener, split for reading and writing.
+async fn open(
+    gw: &TestGateway,
+) -> (
+    tokio::net::tcp::OwnedReadHalf,
+    tokio::net::tcp::OwnedWriteHalf,
+) {
+    TcpStream::connect(gw.app.public_addr)
+        .await
+        .unwrap()
+        .into_split()
+}
+
 /// Reads `conn` until the gateway closes it (or resets it), for at most `within`; what was
 /// read, or `None` when the connection was still open at the end.
 async fn until_closed(
@@ -136,10 +160,7 @@ async fn until_closed(
 #[tokio::test]
 async fn a_client_that_sends_its_head_too_slowly_is_disconnected() {
     let gw = with_one_second_idle().await;
-    let (mut read, mut write) = TcpStream::connect(gw.app.public_addr)
-        .await
-        .unwrap()
-        .into_split();
+    let (mut read, mut write) = open(&gw).await;
     let started = Instant::now();
     write
         .write_all(b"GET /health HTTP/1.1\r\nhost: gw\r\n")
@@ -175,10 +196,7 @@ async fn a_client_that_sends_its_head_too_slowly_is_disconnected() {
 #[tokio::test]
 async fn a_kept_alive_connection_is_closed_after_idling_for_the_idle_timeout() {
     let gw = with_one_second_idle().await;
-    let (mut read, mut write) = TcpStream::connect(gw.app.public_addr)
-        .await
-        .unwrap()
-        .into_split();
+    let (mut read, mut write) = open(&gw).await;
     let ask = b"GET /health HTTP/1.1\r\nhost: gw\r\n\r\n";
     // Requests spaced by less than the timeout keep the connection.
     let mut answered = 0;
@@ -246,12 +264,7 @@ async fn an_event_stream_outlives_the_idle_timeout() {
 #[tokio::test]
 async fn an_http2_connection_without_streams_is_closed_after_the_idle_timeout() {
     let gw = with_one_second_idle().await;
-    let tcp = TcpStream::connect(gw.app.public_addr).await.unwrap();
-    let (mut send, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
-            .await
-            .expect("HTTP/2 handshake");
-    let conn = tokio::spawn(conn);
+    let (mut send, conn) = http2(&gw).await;
     let request = hyper::Request::get(gw.public("/health"))
         .body(Empty::<Bytes>::new())
         .unwrap();
@@ -274,10 +287,7 @@ async fn an_http2_connection_without_streams_is_closed_after_the_idle_timeout() 
 #[tokio::test]
 async fn a_connection_that_sends_nothing_is_closed_after_the_idle_timeout() {
     let gw = with_one_second_idle().await;
-    let (mut read, _write) = TcpStream::connect(gw.app.public_addr)
-        .await
-        .unwrap()
-        .into_split();
+    let (mut read, _write) = open(&gw).await;
     let started = Instant::now();
     let got = until_closed(&mut read, Duration::from_secs(5))
         .await
@@ -320,10 +330,7 @@ async fn a_body_whose_client_stops_sending_is_answered_408() {
         "POST /api/auth/validate HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{\"tok\r\n",
     ];
     for head in heads {
-        let (mut read, mut write) = TcpStream::connect(gw.app.public_addr)
-            .await
-            .unwrap()
-            .into_split();
+        let (mut read, mut write) = open(&gw).await;
         write.write_all(head.as_bytes()).await.unwrap();
         let started = Instant::now();
         let got = read_until(&mut read, "REQUEST_TIMEOUT", Duration::from_secs(8)).await;
@@ -345,10 +352,7 @@ async fn a_body_whose_client_stops_sending_is_answered_408() {
 #[tokio::test]
 async fn a_slow_body_that_keeps_coming_is_read_whole() {
     let gw = with_one_second_idle().await;
-    let (mut read, mut write) = TcpStream::connect(gw.app.public_addr)
-        .await
-        .unwrap()
-        .into_split();
+    let (mut read, mut write) = open(&gw).await;
     let body = br#"{"token": "slowly-sent-token"}"#;
     let head = format!(
         "POST /api/auth/validate HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
@@ -369,12 +373,7 @@ async fn a_slow_body_that_keeps_coming_is_read_whole() {
 #[tokio::test]
 async fn an_http2_stream_whose_body_stops_is_answered_408_and_its_connection_serves_on() {
     let gw = with_one_second_idle().await;
-    let tcp = TcpStream::connect(gw.app.public_addr).await.unwrap();
-    let (mut send, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
+    let (mut send, _conn) = http2(&gw).await;
     let (feed, chunks) = tokio::sync::mpsc::channel(1);
     feed.send(Ok::<_, std::io::Error>(hyper::body::Frame::data(
         Bytes::from_static(b"{\"token\": \""),
