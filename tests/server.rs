@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
-use support::{NoetlStandIn, TestGateway, base_raw_config};
+use support::{NoetlStandIn, TestGateway, base_raw_config, read_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -298,27 +298,6 @@ async fn a_connection_that_sends_nothing_is_closed_after_the_idle_timeout() {
         elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
         "closed at the idle timeout: {elapsed:?}"
     );
-}
-
-/// Reads `conn` until what arrived contains `needle` or the peer closes, for at most
-/// `within`; what was read.
-async fn read_until(
-    conn: &mut tokio::net::tcp::OwnedReadHalf,
-    needle: &str,
-    within: Duration,
-) -> String {
-    let mut got = Vec::new();
-    let reading = async {
-        let mut buf = [0u8; 4096];
-        while !String::from_utf8_lossy(&got).contains(needle) {
-            match conn.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    let _ = tokio::time::timeout(within, reading).await;
-    String::from_utf8_lossy(&got).into_owned()
 }
 
 #[tokio::test]

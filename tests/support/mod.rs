@@ -102,3 +102,25 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Reads `conn` until what arrived contains `needle` or the peer closes, for at most
+/// `within`; what was read.
+pub async fn read_until(
+    conn: &mut (impl tokio::io::AsyncRead + Unpin),
+    needle: &str,
+    within: std::time::Duration,
+) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let reading = async {
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains(needle) {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(within, reading).await;
+    String::from_utf8_lossy(&got).into_owned()
+}

@@ -19,7 +19,7 @@ use super::error::ErrorCode;
 use super::proxy_headers::{upstream_headers, without_hop_by_hop};
 use super::request_id::CorrelationId;
 use super::session_auth::authenticate_parts;
-use super::stall::is_stall;
+use super::stall::{STALL_MESSAGE, is_stall};
 use crate::app::Gateway;
 use crate::ports::{BodyStream, ForwardError, ForwardRequest, Forwarder};
 
@@ -223,11 +223,9 @@ pub(crate) async fn forward(
             &format!("request body is larger than {limit} bytes"),
             id,
         ),
-        Err(_) if client_fault.load(Ordering::Relaxed) == STALLED => error_response(
-            StatusCode::REQUEST_TIMEOUT,
-            "the client stopped sending the request body",
-            id,
-        ),
+        Err(_) if client_fault.load(Ordering::Relaxed) == STALLED => {
+            error_response(StatusCode::REQUEST_TIMEOUT, STALL_MESSAGE, id)
+        }
         Err(ForwardError::Timeout) => coded_error_response(
             StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::BackendTimeout,

@@ -45,9 +45,12 @@ impl Watchable for Progress {
     }
 }
 
+/// What a request that failed this way is told.
+pub const STALL_MESSAGE: &str = "the client stopped sending the request body";
+
 /// The error a stalled body fails with (inside an `io::Error` of kind `TimedOut`).
 #[derive(Debug, thiserror::Error)]
-#[error("the client stopped sending the request body")]
+#[error("{}", STALL_MESSAGE)]
 struct BodyStalled;
 
 /// Whether `err`, read from a request body, is the stall of `WatchedBody`, possibly wrapped
