@@ -131,6 +131,7 @@ fn serve(config: Config) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        lift_open_files_limit();
         let code = match Application::build(config).await {
             Ok(app) => {
                 tracing::info!(
@@ -156,6 +157,25 @@ fn serve(config: Config) -> ExitCode {
         telemetry.shutdown();
         code
     })
+}
+
+/// Lifts the soft limit on open files to the hard one, so that connections and held event
+/// streams are bounded by what the host allows rather than by a start-up default.
+fn lift_open_files_limit() {
+    match noetl_gateway::adapters::process::raise_open_files_limit() {
+        Ok(limit) if limit.before != limit.after => tracing::info!(
+            before = %shown(limit.before),
+            after = %shown(limit.after),
+            "raised the open-file limit to the hard limit"
+        ),
+        Ok(limit) => tracing::debug!(limit = %shown(limit.after), "open-file limit"),
+        Err(err) => tracing::warn!(error = %err, "cannot raise the open-file limit"),
+    }
+}
+
+/// A resource limit as a number, or `unlimited`.
+fn shown(limit: Option<u64>) -> String {
+    limit.map_or_else(|| "unlimited".to_owned(), |n| n.to_string())
 }
 
 /// One `GET /livez` over loopback with a two-second bound.

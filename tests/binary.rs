@@ -23,17 +23,22 @@ fn dead_env() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// One `GET` over a fresh connection: the whole answer, or `None` when it cannot be had.
+fn get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
 fn wait_healthy(gw: &GatewayProcess) -> Duration {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let ok = std::net::TcpStream::connect(gw.public).is_ok_and(|mut s| {
-            use std::io::{Read, Write};
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let sent = s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            let mut buf = String::new();
-            sent.is_ok() && s.read_to_string(&mut buf).is_ok() && buf.starts_with("HTTP/1.1 200")
-        });
-        if ok {
+        if get(gw.public, "/health").is_some_and(|a| a.starts_with("HTTP/1.1 200")) {
             return gw.started.elapsed();
         }
         assert!(
@@ -42,6 +47,29 @@ fn wait_healthy(gw: &GatewayProcess) -> Duration {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// The soft and hard limits on open files in a `/proc/PID/limits` text.
+fn open_files_limits(limits: &str) -> (String, String) {
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("an open-files line");
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    (
+        fields.next().unwrap().to_owned(),
+        fields.next().unwrap().to_owned(),
+    )
+}
+
+/// A metric's value in Prometheus text.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -110,4 +138,28 @@ fn a_bad_config_file_exits_64() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ROUTER_PORT"));
+}
+
+#[test]
+fn a_low_soft_open_files_limit_is_raised_to_the_hard_one_and_reported() {
+    let (_, hard) = open_files_limits(&std::fs::read_to_string("/proc/self/limits").unwrap());
+    let mut gw = GatewayProcess::spawn_via(&["prlimit", "--nofile=256:"], &dead_env());
+    wait_healthy(&gw);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", gw.child.id())).unwrap();
+    assert_eq!(open_files_limits(&limits), (hard.clone(), hard.clone()));
+
+    let answer = get(gw.internal, "/metrics").expect("/metrics answers");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(metric(&answer, "process_max_fds").to_string(), hard);
+    // At least the two listeners, the runtime's poller and the three standard streams.
+    let open = metric(&answer, "process_open_fds");
+    assert!((6..256).contains(&open), "process_open_fds {open}");
+
+    gw.terminate();
+    assert!(gw.wait_exit(Duration::from_secs(5)).is_some());
+    let output = gw.output();
+    assert!(
+        output.contains("raised the open-file limit") && output.contains("256"),
+        "{output}"
+    );
 }

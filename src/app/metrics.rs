@@ -23,6 +23,8 @@ pub struct Metrics {
     sse_open: AtomicI64,
     sse_opened: Counter,
     nats_connected: AtomicI64,
+    open_files: AtomicI64,
+    open_files_limit: AtomicI64,
 }
 
 /// Where a session lookup was answered.
@@ -103,6 +105,14 @@ impl Metrics {
         self.nats_connected.store(state, Ordering::Relaxed);
     }
 
+    /// Descriptors open now and the soft limit on them (`None`: no limit), as last read.
+    pub fn set_open_files(&self, open: u64, limit: Option<u64>) {
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.open_files.store(gauge(open), Ordering::Relaxed);
+        self.open_files_limit
+            .store(limit.map_or(i64::MAX, gauge), Ordering::Relaxed);
+    }
+
     /// Everything, as Prometheus text exposition format 0.0.4.
     pub fn render(&self) -> String {
         let mut out = render::Writer::default();
@@ -145,6 +155,20 @@ impl Metrics {
             "1 when connected to NATS, 0 when configured but away, -1 in memory mode.",
             self.nats_connected.load(Ordering::Relaxed),
         );
+        // The names Prometheus's process collectors use; left out until first read.
+        let limit = self.open_files_limit.load(Ordering::Relaxed);
+        if limit > 0 {
+            out.gauge(
+                "process_open_fds",
+                "Open file descriptors (connections, streams, files).",
+                self.open_files.load(Ordering::Relaxed),
+            );
+            out.gauge(
+                "process_max_fds",
+                "The soft limit on open file descriptors.",
+                limit,
+            );
+        }
         out.finish()
     }
 }

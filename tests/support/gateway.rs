@@ -147,8 +147,22 @@ fn collect(
 
 impl GatewayProcess {
     pub fn spawn(env: &[(&str, String)]) -> Self {
+        Self::spawn_via(&[], env)
+    }
+
+    /// Like [`spawn`](Self::spawn), with the binary run by a launcher that `exec`s it (so the
+    /// process id stays the gateway's), e.g. `["prlimit", "--nofile=256:"]`.
+    pub fn spawn_via(launcher: &[&str], env: &[(&str, String)]) -> Self {
         let [port, internal] = super::free_ports::<2>();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_noetl-gateway"));
+        let binary = env!("CARGO_BIN_EXE_noetl-gateway");
+        let mut cmd = match launcher.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(binary);
+                cmd
+            }
+            None => Command::new(binary),
+        };
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("ROUTER_PORT", port.to_string())

@@ -6,6 +6,7 @@ use poem::web::Data;
 use poem_openapi::payload::PlainText;
 use poem_openapi::{OpenApi, Tags};
 
+use crate::adapters::process;
 use crate::app::Gateway;
 use crate::ports::BusState;
 
@@ -20,7 +21,8 @@ pub struct MetricsApi;
 #[OpenApi(tag = "MetricsTag::Metrics")]
 impl MetricsApi {
     /// Requests by route and status with latency, session lookups by cache level, NoETL
-    /// calls, SSE connections, callbacks and the NATS connection, as Prometheus text.
+    /// calls, SSE connections, callbacks, the NATS connection and open file descriptors
+    /// against their limit, as Prometheus text.
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self, gateway: Data<&Arc<Gateway>>) -> PlainText<String> {
         gateway
@@ -30,6 +32,11 @@ impl MetricsApi {
                 BusState::Degraded => 0,
                 BusState::InMemory => -1,
             });
+        // Listing the descriptors reads a directory of one entry each (tens of thousands
+        // with many streams held): off the async workers.
+        if let Ok(Some((open, limit))) = tokio::task::spawn_blocking(process::open_files).await {
+            gateway.metrics.set_open_files(open, limit);
+        }
         PlainText(gateway.metrics.render())
     }
 }
