@@ -390,3 +390,87 @@ async fn an_http2_stream_whose_body_stops_is_answered_408_and_its_connection_ser
     assert_eq!(response.status(), 200);
     drop(feed);
 }
+
+/// A `GET` head for `path` with one `x-filler` header that brings the whole head to `size`
+/// bytes.
+fn head_of_size(path: &str, size: usize) -> String {
+    let start = format!("GET {path} HTTP/1.1\r\nhost: gw\r\nx-filler: ");
+    let filler = "f".repeat(size - start.len() - "\r\n\r\n".len());
+    format!("{start}{filler}\r\n\r\n")
+}
+
+#[tokio::test]
+async fn a_head_over_32_kib_is_answered_431_in_the_error_model_and_the_connection_serves_on() {
+    let gw = TestGateway::start(base_raw_config("http://127.0.0.1:9", None)).await;
+    let (mut read, mut write) = open(&gw).await;
+    // Where the JSON bodies of both answers end (their last field is a string).
+    const END: &str = "\"}";
+    // Within the limit: served.
+    write
+        .write_all(head_of_size("/health", 32 * 1024).as_bytes())
+        .await
+        .unwrap();
+    let got = read_until(&mut read, END, Duration::from_secs(5)).await;
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    // A byte over, on a public route and on the proxy's: 431 with the stable code, and the
+    // connection stays usable.
+    for path in ["/health", "/noetl/health"] {
+        write
+            .write_all(head_of_size(path, 32 * 1024 + 1).as_bytes())
+            .await
+            .unwrap();
+        let got = read_until(&mut read, END, Duration::from_secs(5)).await;
+        assert!(got.starts_with("HTTP/1.1 431"), "{path}: {got}");
+        assert!(got.contains("\"code\":\"HEADERS_TOO_LARGE\""), "{got}");
+        assert!(got.to_ascii_lowercase().contains("x-request-id:"), "{got}");
+    }
+    write
+        .write_all(b"GET /health HTTP/1.1\r\nhost: gw\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_until(&mut read, END, Duration::from_secs(5)).await;
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+}
+
+#[tokio::test]
+async fn a_head_past_what_the_server_buffers_is_refused_and_the_connection_closed() {
+    let gw = TestGateway::start(base_raw_config("http://127.0.0.1:9", None)).await;
+    let (mut read, mut write) = open(&gw).await;
+    // A head of 1 MiB that never ends: the server must refuse it at its read buffer's bound
+    // (hyper's, about 400 KiB), not wait for more.
+    let start = "GET /health HTTP/1.1\r\nhost: gw\r\nx-filler: ";
+    write.write_all(start.as_bytes()).await.unwrap();
+    let chunk = vec![b'f'; 16 * 1024];
+    let mut sent = start.len();
+    while sent < 1024 * 1024 {
+        if write.write_all(&chunk).await.is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let got = until_closed(&mut read, Duration::from_secs(5))
+        .await
+        .expect("the connection is closed");
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 431"), "{got}");
+}
+
+#[tokio::test]
+async fn an_http2_request_with_headers_over_32_kib_is_answered_431_in_the_error_model() {
+    let gw = TestGateway::start(base_raw_config("http://127.0.0.1:9", None)).await;
+    let (mut send, _conn) = http2(&gw).await;
+    let request = hyper::Request::get(gw.public("/health"))
+        .header("x-filler", "f".repeat(33 * 1024))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = send.send_request(request).await.expect("an answer");
+    assert_eq!(response.status(), 431);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "HEADERS_TOO_LARGE");
+    let request = hyper::Request::get(gw.public("/health"))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = send.send_request(request).await.expect("an answer");
+    assert_eq!(response.status(), 200);
+}

@@ -14,6 +14,7 @@ mod envelope;
 mod error;
 mod events;
 pub mod graphql;
+mod head_limit;
 mod health;
 mod json_out;
 mod metrics_api;

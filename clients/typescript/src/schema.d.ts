@@ -739,7 +739,7 @@ export interface components {
          * @description Stable, machine-readable error codes. Clients switch on these, never on `error` text.
          * @enum {string}
          */
-        ErrorCode: "BAD_REQUEST" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "BAD_USER_INPUT" | "CONFLICT" | "TOO_MANY_REQUESTS" | "INTERNAL" | "BACKEND_ERROR" | "BACKEND_UNAVAILABLE" | "BACKEND_TIMEOUT" | "UNAVAILABLE";
+        ErrorCode: "BAD_REQUEST" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "HEADERS_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "BAD_USER_INPUT" | "CONFLICT" | "TOO_MANY_REQUESTS" | "INTERNAL" | "BACKEND_ERROR" | "BACKEND_UNAVAILABLE" | "BACKEND_TIMEOUT" | "UNAVAILABLE";
         /**
          * HealthBody
          * @description `{"status":"ok"}` whenever the process serves requests.

@@ -1,6 +1,7 @@
 //! Adapters (http): the outermost middleware. Gives every request a correlation id, echoes
-//! it, and turns every error that did not come from our handlers (routing, method, parsing,
-//! limits, panics) into the JSON error model with a 4xx, or a 5xx that names no internals.
+//! it, refuses a head over the size limit, and turns every error that did not come from our
+//! handlers (routing, method, parsing, limits, panics) into the JSON error model with a 4xx,
+//! or a 5xx that names no internals.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;
 
 use super::error::{ErrorBody, ErrorCode};
+use super::head_limit::{TOO_LARGE_MESSAGE, too_large};
 use super::request_id::{CorrelationId, HEADER};
 use super::route_label::{allowed_methods, method_label, route_template};
 use super::stall::caused_by_stall;
@@ -50,6 +52,11 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let scope = RequestScope::begin(req.method(), req.uri().path(), req.headers());
         req.extensions_mut().insert(scope.id.clone());
+        if too_large(req.method(), req.uri(), req.headers()) {
+            let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+            let response = error_response(status, TOO_LARGE_MESSAGE, &scope.id);
+            return Ok(scope.finish(response, &self.metrics));
+        }
         let outcome = self.inner.call(req).instrument(scope.span.clone()).await;
         let id = &scope.id;
         let response = match outcome {
@@ -228,6 +235,7 @@ mod tests {
             ErrorCode::BadRequest,
             ErrorCode::PayloadTooLarge,
             ErrorCode::RequestTimeout,
+            ErrorCode::HeadersTooLarge,
             ErrorCode::BackendTimeout,
         ] {
             assert_eq!(code.to_json(), Some(serde_json::json!(code.as_str())));

@@ -1,5 +1,6 @@
 //! Adapters (http): the proxy's way past poem's routing. A `/noetl/...` request that carries
-//! no `Origin` (not a browser's, so CORS has nothing to add) goes from hyper straight to the
+//! no `Origin` (not a browser's, so CORS has nothing to add) and whose head is within the
+//! size limit (the envelope answers one that is not) goes from hyper straight to the
 //! proxy, with the correlation id, span, metrics, log line and panic answer that the poem
 //! chain gives every other request. It spares the busiest route poem's request and response
 //! conversions and its middleware chain.
@@ -17,6 +18,7 @@ use poem::http::{StatusCode, header};
 use tracing::Instrument;
 
 use super::envelope::{RequestScope, default_message, error_response};
+use super::head_limit::too_large;
 use super::proxy::{ProxyCall, forward, upstream_target};
 use super::request_id::CorrelationId;
 use super::server::{RequestBody, Shortcut};
@@ -35,7 +37,9 @@ struct ProxyShortcut {
 
 impl Shortcut for ProxyShortcut {
     fn claims(&self, req: &hyper::Request<Incoming>) -> bool {
-        req.uri().path().starts_with(PREFIX) && !req.headers().contains_key(header::ORIGIN)
+        req.uri().path().starts_with(PREFIX)
+            && !req.headers().contains_key(header::ORIGIN)
+            && !too_large(req.method(), req.uri(), req.headers())
     }
 
     fn answer(

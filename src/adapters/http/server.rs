@@ -25,6 +25,7 @@ use poem::{Addr, Endpoint, EndpointExt, IntoEndpoint, RequestParts, Response};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use super::head_limit::HTTP2_HEADER_LIST_LIMIT;
 use super::quiet::{Activity, IdleWatch, Quiet, Tracked};
 use super::send_timeout::SendTimeout;
 use super::stall::WatchedBody;
@@ -38,8 +39,6 @@ const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const QUIET_GRACE: Duration = Duration::from_secs(1);
 /// After a failed accept (say, out of descriptors), the loop waits this long before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-/// HTTP/2's limit on a request's header list, as the HTTP/1.1 side's buffer allows.
-const HTTP2_MAX_HEADER_LIST: u32 = 16 * 1024;
 /// Streams one HTTP/2 connection may have open at once (each SSE client behind an HTTP/2
 /// proxy is one); a proxy with more opens another connection.
 const HTTP2_MAX_STREAMS: u32 = 200;
@@ -210,7 +209,7 @@ async fn connection(
     let io = TokioIo::new(SendTimeout::new(stream, send_timeout));
     if http2 {
         let conn = http2::Builder::new(TokioExecutor::new())
-            .max_header_list_size(HTTP2_MAX_HEADER_LIST)
+            .max_header_list_size(u32::try_from(HTTP2_HEADER_LIST_LIMIT).unwrap_or(u32::MAX))
             .max_concurrent_streams(HTTP2_MAX_STREAMS)
             .serve_connection(io, service);
         // Boxed: HTTP/2's connection state is several KiB, and an HTTP/1.1 connection's
