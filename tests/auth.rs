@@ -548,3 +548,47 @@ async fn bad_auth_input_gets_a_4xx_json_error() {
         );
     }
 }
+
+#[tokio::test]
+async fn auth_answers_are_marked_for_no_cache_to_keep_and_others_are_not() {
+    let standin = NoetlStandIn::start().await;
+    let gw = gateway(&standin, "playbook").await;
+    let post = |path: &'static str, body: Value| gw.http.post(gw.public(path)).json(&body).send();
+    let login = post(
+        "/api/auth/login",
+        json!({"auth0_token": "good:7:ada@example.com", "auth0_domain": "example.auth0.com"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(login.status(), 200);
+    let cache_control = |r: &reqwest::Response| {
+        r.headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(cache_control(&login).as_deref(), Some("no-store"));
+    let token = login.json::<Value>().await.unwrap()["session_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A session's answer, and an error of the same API, alike.
+    let validated = post("/api/auth/validate", json!({"session_token": token}))
+        .await
+        .unwrap();
+    assert_eq!(validated.status(), 200);
+    assert_eq!(cache_control(&validated).as_deref(), Some("no-store"));
+    let refused = post("/api/auth/validate", json!([])).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(cache_control(&refused).as_deref(), Some("no-store"));
+    let session = gw
+        .http
+        .get(gw.public("/api/auth/session"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(session.status(), 200);
+    assert_eq!(cache_control(&session).as_deref(), Some("no-store"));
+    let health = gw.http.get(gw.public("/health")).send().await.unwrap();
+    assert_eq!(cache_control(&health), None);
+}

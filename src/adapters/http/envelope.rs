@@ -98,6 +98,9 @@ impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
     }
 }
 
+/// The routes whose answers carry sessions or identities.
+const AUTH_ROUTES: &str = "/api/auth/";
+
 /// What every request gets around its handling, whichever way it is routed: a correlation
 /// id (echoed on the answer), a span, a count in the metrics and a log line.
 pub(crate) struct RequestScope {
@@ -139,10 +142,16 @@ impl RequestScope {
     }
 
     /// Stamps the answer with the correlation id (and `Allow` on a 405), counts and logs it.
+    /// An answer of the auth API (sessions, identities) is marked for no cache to keep.
     pub(crate) fn finish(self, mut response: Response, metrics: &Metrics) -> Response {
         response
             .headers_mut()
             .insert(HEADER, self.id.header_value().clone());
+        if self.route.starts_with(AUTH_ROUTES) {
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
         if response.status() == StatusCode::METHOD_NOT_ALLOWED
             && !response.headers().contains_key(header::ALLOW)
             && let Some(allow) = allowed_methods(self.route)
