@@ -592,3 +592,63 @@ async fn auth_answers_are_marked_for_no_cache_to_keep_and_others_are_not() {
     let health = gw.http.get(gw.public("/health")).send().await.unwrap();
     assert_eq!(cache_control(&health), None);
 }
+
+#[tokio::test]
+async fn sign_ins_past_the_replicas_bound_on_waiting_playbooks_are_refused_at_once() {
+    let standin = NoetlStandIn::start().await;
+    let gw = TestGateway::beside(&standin, |raw| {
+        raw.auth_playbook_timeout_secs = 2;
+        raw.gateway_auth_max_pending = 2;
+    })
+    .await;
+    let silent = |gw: &TestGateway| {
+        gw.http
+            .post(gw.public("/api/auth/login"))
+            .json(&json!({"auth0_token": "silent"}))
+            .send()
+    };
+    // A session to check access with later; its login's place is free once it answered.
+    let (status, body) = login(&gw, "good:7:ada@example.com").await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["session_token"].as_str().unwrap().to_owned();
+    let waiting = [tokio::spawn(silent(&gw)), tokio::spawn(silent(&gw))];
+    let both_started = eventually(Duration::from_secs(5), || async {
+        standin.executions_of(LOGIN).len() == 3
+    })
+    .await;
+    assert!(both_started, "two login playbooks wait on their callbacks");
+
+    let started = std::time::Instant::now();
+    let refused = silent(&gw).await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once"
+    );
+    assert_eq!(
+        refused
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "UNAVAILABLE");
+    assert_eq!(standin.executions_of(LOGIN).len(), 3, "no further playbook");
+    // An access check runs a playbook too, and waits in the same bound.
+    let (status, body) = gw
+        .post_json(
+            "/api/auth/check-access",
+            json!({"session_token": token, "playbook_path": "a/b", "permission_type": "execute"}),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (503, Some("UNAVAILABLE")));
+    assert!(standin.executions_of(CHECK_ACCESS).is_empty());
+
+    // When the waiting ones end, their places are free again.
+    for w in waiting {
+        assert_eq!(w.await.unwrap().unwrap().status(), 503);
+    }
+    let (status, body) = login(&gw, "good:7:ada@example.com").await;
+    assert_eq!(status, 200, "{body}");
+}

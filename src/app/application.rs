@@ -155,6 +155,7 @@ impl Application {
                 validate_playbook: config.auth.validate_playbook.clone(),
                 check_access_playbook: config.auth.check_access_playbook.clone(),
                 playbook_timeout: config.auth.playbook_timeout,
+                max_pending: config.auth.max_pending,
                 gateway_url: internal_url.clone(),
             },
             LocalSessions::new(

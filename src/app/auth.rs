@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
 
 pub use local::{Local, LocalSessions};
 
@@ -44,6 +45,9 @@ pub struct AuthSettings {
     pub validate_playbook: Option<PlaybookPath>,
     pub check_access_playbook: PlaybookPath,
     pub playbook_timeout: Duration,
+    /// Auth playbooks this replica waits on at once (each holds a subscription and a NoETL
+    /// execution for up to `playbook_timeout`); past it a new one is refused at once.
+    pub max_pending: usize,
     /// Where workers reach this replica's internal listener.
     pub gateway_url: String,
 }
@@ -62,6 +66,8 @@ pub enum AuthError {
     CallbackTimeout(&'static str),
     #[error("the callback channel is unavailable")]
     Callbacks(#[source] Arc<ReplyBusError>),
+    #[error("too many sign-ins and access checks are waiting on their playbooks; retry shortly")]
+    Busy,
 }
 
 impl From<RunnerError> for AuthError {
@@ -89,6 +95,8 @@ pub struct AuthService<R, C, Y> {
     local: LocalSessions,
     flights: Flights,
     metrics: Arc<Metrics>,
+    /// One permit per auth playbook this replica may wait on.
+    playbook_slots: Arc<Semaphore>,
 }
 
 impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
@@ -101,6 +109,7 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
+            playbook_slots: Arc::new(Semaphore::new(settings.max_pending)),
             runner,
             cache,
             replies,
@@ -287,7 +296,13 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
         vars: Map<String, Value>,
         kind: &'static str,
     ) -> Result<Pending, AuthError> {
+        let slot = self
+            .playbook_slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AuthError::Busy)?;
         Pending::start(
+            slot,
             &self.runner,
             &self.replies,
             &self.settings,

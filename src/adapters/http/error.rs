@@ -159,6 +159,11 @@ impl ApiError {
                 Some(2),
             ),
             AuthError::Backend(_) => (StatusCode::BAD_GATEWAY, ErrorCode::BackendError, None),
+            AuthError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                Some(1),
+            ),
         };
         let mut api = Self::new(status, code, err.to_string(), id);
         api.retry_after_secs = retry;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use super::{AuthError, AuthService, AuthSettings};
@@ -12,6 +13,8 @@ use crate::domain::{ExecutionId, PlaybookPath, RequestId};
 use crate::ports::{IncomingReply, PlaybookRunner, ReplyBus, ReplyStream, SessionCache};
 
 pub(super) struct Pending {
+    /// Held while this playbook is waited on (the replica's bound on them).
+    _slot: OwnedSemaphorePermit,
     replies: ReplyStream,
     execution: ExecutionId,
     deadline: Instant,
@@ -20,6 +23,7 @@ pub(super) struct Pending {
 
 impl Pending {
     pub(super) async fn start<R: PlaybookRunner, Y: ReplyBus>(
+        slot: OwnedSemaphorePermit,
         runner: &R,
         replies: &Y,
         settings: &AuthSettings,
@@ -35,6 +39,7 @@ impl Pending {
         let execution = runner.start(playbook, Value::Object(vars)).await?;
         tracing::debug!(%request_id, %execution, kind, "auth playbook started");
         Ok(Self {
+            _slot: slot,
             replies: stream,
             execution,
             deadline: Instant::now() + settings.playbook_timeout,

@@ -43,6 +43,8 @@ pub struct AuthConfig {
     pub validate_playbook: Option<PlaybookPath>,
     pub check_access_playbook: PlaybookPath,
     pub playbook_timeout: Duration,
+    /// Auth playbooks one replica waits on at once; more are refused until one ends.
+    pub max_pending: usize,
     pub mode: AuthMode,
     /// Require `allowed:true` from the access check before executing a playbook.
     pub enforce_playbook_access: bool,
@@ -174,6 +176,10 @@ impl Config {
             (
                 "AUTH_PLAYBOOK_TIMEOUT_SECS",
                 secs(self.auth.playbook_timeout),
+            ),
+            (
+                "GATEWAY_AUTH_MAX_PENDING",
+                self.auth.max_pending.to_string(),
             ),
             (
                 "GATEWAY_AUTH_MODE",

@@ -96,6 +96,20 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             &raw.auth_playbook_check_access.0,
         )?,
         playbook_timeout: secs("AUTH_PLAYBOOK_TIMEOUT_SECS", raw.auth_playbook_timeout_secs)?,
+        max_pending: match positive(
+            "GATEWAY_AUTH_MAX_PENDING",
+            raw.gateway_auth_max_pending,
+            "the most auth playbooks one replica should wait on at once (default 512)",
+        )? {
+            n if n <= MAX_AUTH_PENDING => n,
+            _ => {
+                return Err(ConfigError::new(
+                    "GATEWAY_AUTH_MAX_PENDING",
+                    format!("must be at most {MAX_AUTH_PENDING}"),
+                    "set it to the most auth playbooks one replica should wait on at once (default 512)",
+                ));
+            }
+        },
         mode: match raw.gateway_auth_mode.0.trim().to_ascii_lowercase().as_str() {
             "" | "playbook" => AuthMode::Playbook,
             "direct" => AuthMode::Direct,
@@ -112,16 +126,11 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             "GATEWAY_SESSION_REVOCATION_TTL_SECS",
             raw.gateway_session_revocation_ttl_secs,
         )?,
-        local_capacity: match usize::try_from(raw.gateway_session_local_capacity) {
-            Ok(n) if n > 0 => n,
-            _ => {
-                return Err(ConfigError::new(
-                    "GATEWAY_SESSION_LOCAL_CAPACITY",
-                    "must be a positive number",
-                    "set it to the most sessions one replica should hold (default 100000)",
-                ));
-            }
-        },
+        local_capacity: positive(
+            "GATEWAY_SESSION_LOCAL_CAPACITY",
+            raw.gateway_session_local_capacity,
+            "the most sessions one replica should hold (default 100000)",
+        )?,
         negative_ttl: secs(
             "GATEWAY_SESSION_NEGATIVE_TTL_SECS",
             raw.gateway_session_negative_ttl_secs,
@@ -257,6 +266,22 @@ fn host(key: &str, text: &Text) -> Result<IpAddr, ConfigError> {
             "use an IP such as 0.0.0.0 or 127.0.0.1",
         )
     })
+}
+
+/// The most auth playbooks a replica may be told to wait on at once: far above what one
+/// replica can hold, and within what a semaphore counts.
+const MAX_AUTH_PENDING: usize = 1_000_000;
+
+/// A count that must be at least one; `what` completes "set it to ...".
+fn positive(key: &str, value: u64, what: &str) -> Result<usize, ConfigError> {
+    match usize::try_from(value) {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(ConfigError::new(
+            key,
+            "must be a positive number",
+            format!("set it to {what}"),
+        )),
+    }
 }
 
 fn secs(key: &str, value: u64) -> Result<Duration, ConfigError> {

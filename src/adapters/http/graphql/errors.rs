@@ -34,6 +34,7 @@ pub(crate) fn from_auth(err: AuthError) -> Error {
         AuthError::Unavailable(_) | AuthError::Callbacks(_) => "BACKEND_UNAVAILABLE",
         AuthError::Timeout | AuthError::CallbackTimeout(_) => "BACKEND_TIMEOUT",
         AuthError::Backend(_) => "BACKEND_ERROR",
+        AuthError::Busy => "UNAVAILABLE",
     };
     coded(err.to_string(), code)
 }
