@@ -652,3 +652,53 @@ async fn sign_ins_past_the_replicas_bound_on_waiting_playbooks_are_refused_at_on
     let (status, body) = login(&gw, "good:7:ada@example.com").await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn lookups_of_unknown_tokens_past_the_bound_are_refused_and_cached_sessions_still_served() {
+    let standin = NoetlStandIn::start().await;
+    let gw = TestGateway::beside(&standin, |raw| {
+        raw.gateway_auth_max_pending = 2;
+    })
+    .await;
+    let known = standin.add_session(7, "ada@example.com", json!(["admin"]));
+    assert_eq!(validate(&gw, &known).await["valid"], true, "now cached");
+    const LOOKUP: &str = "/api/auth/session/validate";
+    let lookups_before = standin.calls_to(LOOKUP).len();
+
+    // NoETL slows down while made-up tokens arrive.
+    standin.set_stall(Duration::from_millis(1_500));
+    let made_up = |gw: &TestGateway, token: &str| {
+        gw.http
+            .post(gw.public("/api/auth/validate"))
+            .json(&json!({"session_token": token}))
+            .send()
+    };
+    let waiting = [
+        tokio::spawn(made_up(&gw, "made-up-1")),
+        tokio::spawn(made_up(&gw, "made-up-2")),
+    ];
+    let both_asked = eventually(Duration::from_secs(5), || async {
+        standin.calls_to(LOOKUP).len() == lookups_before + 2
+    })
+    .await;
+    assert!(both_asked, "two lookups wait on NoETL");
+    let started = std::time::Instant::now();
+    let refused = made_up(&gw, "made-up-3").await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once"
+    );
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "UNAVAILABLE");
+    // The cached session does not need NoETL, so the bound does not touch it.
+    assert_eq!(validate(&gw, &known).await["valid"], true);
+    assert_eq!(standin.calls_to(LOOKUP).len(), lookups_before + 2);
+
+    for w in waiting {
+        let answer: Value = w.await.unwrap().unwrap().json().await.unwrap();
+        assert_eq!(answer["valid"], false, "{answer}");
+    }
+    standin.set_stall(Duration::ZERO);
+    assert_eq!(validate(&gw, "made-up-3").await["valid"], false);
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use local::{Local, LocalSessions};
 
@@ -45,8 +45,9 @@ pub struct AuthSettings {
     pub validate_playbook: Option<PlaybookPath>,
     pub check_access_playbook: PlaybookPath,
     pub playbook_timeout: Duration,
-    /// Auth playbooks this replica waits on at once (each holds a subscription and a NoETL
-    /// execution for up to `playbook_timeout`); past it a new one is refused at once.
+    /// Auth operations this replica waits on NoETL for at once: playbooks (each holds a
+    /// subscription and an execution for up to `playbook_timeout`) and synchronous calls.
+    /// Past it a new one is refused at once.
     pub max_pending: usize,
     /// Where workers reach this replica's internal listener.
     pub gateway_url: String,
@@ -66,7 +67,7 @@ pub enum AuthError {
     CallbackTimeout(&'static str),
     #[error("the callback channel is unavailable")]
     Callbacks(#[source] Arc<ReplyBusError>),
-    #[error("too many sign-ins and access checks are waiting on their playbooks; retry shortly")]
+    #[error("too many requests are waiting on the identity backend; retry shortly")]
     Busy,
 }
 
@@ -95,8 +96,8 @@ pub struct AuthService<R, C, Y> {
     local: LocalSessions,
     flights: Flights,
     metrics: Arc<Metrics>,
-    /// One permit per auth playbook this replica may wait on.
-    playbook_slots: Arc<Semaphore>,
+    /// One permit per auth operation this replica may wait on NoETL for.
+    backend_slots: Arc<Semaphore>,
 }
 
 impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
@@ -109,7 +110,7 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            playbook_slots: Arc::new(Semaphore::new(settings.max_pending)),
+            backend_slots: Arc::new(Semaphore::new(settings.max_pending)),
             runner,
             cache,
             replies,
@@ -153,7 +154,9 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
     /// abandoned execution is then cancelled).
     pub async fn login(&self, request: LoginRequest) -> Result<LoginVerdict, AuthError> {
         if self.settings.mode == AuthMode::Direct {
+            let slot = self.backend_slot()?;
             let verdict = self.runner.login(&request).await?;
+            drop(slot);
             if let LoginVerdict::Authenticated(success) = &verdict {
                 self.remember(&success.session_token, &success.session)
                     .await;
@@ -228,6 +231,7 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
     /// [`AuthError`] when NoETL cannot answer.
     pub async fn check_access(&self, query: AccessQuery) -> Result<AccessDecision, AuthError> {
         if self.settings.mode == AuthMode::Direct {
+            let _slot = self.backend_slot()?;
             return Ok(self.runner.check_access(&query).await?);
         }
         let mut vars = Map::new();
@@ -290,19 +294,23 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
         }
     }
 
+    /// A place among the operations waiting on NoETL, held until dropped; `Busy` when none
+    /// is free (refused at once rather than queued).
+    fn backend_slot(&self) -> Result<OwnedSemaphorePermit, AuthError> {
+        self.backend_slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AuthError::Busy)
+    }
+
     async fn start_playbook(
         &self,
         playbook: &PlaybookPath,
         vars: Map<String, Value>,
         kind: &'static str,
     ) -> Result<Pending, AuthError> {
-        let slot = self
-            .playbook_slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| AuthError::Busy)?;
         Pending::start(
-            slot,
+            self.backend_slot()?,
             &self.runner,
             &self.replies,
             &self.settings,

@@ -101,11 +101,14 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
             (Some(playbook), AuthMode::Playbook) => {
                 self.validate_by_playbook(token, playbook.clone()).await
             }
-            _ => self
-                .runner
-                .validate_session(token)
-                .await
-                .map_err(Into::into),
+            _ => match self.backend_slot() {
+                Ok(_slot) => self
+                    .runner
+                    .validate_session(token)
+                    .await
+                    .map_err(Into::into),
+                Err(busy) => Err(busy),
+            },
         }
         .inspect_err(|_| backend(LookupOutcome::Error))?;
         match found.filter(|s| s.is_usable(now)) {

@@ -43,7 +43,8 @@ pub struct AuthConfig {
     pub validate_playbook: Option<PlaybookPath>,
     pub check_access_playbook: PlaybookPath,
     pub playbook_timeout: Duration,
-    /// Auth playbooks one replica waits on at once; more are refused until one ends.
+    /// Auth operations one replica waits on NoETL for at once; more are refused until one
+    /// ends.
     pub max_pending: usize,
     pub mode: AuthMode,
     /// Require `allowed:true` from the access check before executing a playbook.

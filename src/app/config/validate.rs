@@ -99,14 +99,14 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         max_pending: match positive(
             "GATEWAY_AUTH_MAX_PENDING",
             raw.gateway_auth_max_pending,
-            "the most auth playbooks one replica should wait on at once (default 512)",
+            AUTH_PENDING_HINT,
         )? {
             n if n <= MAX_AUTH_PENDING => n,
             _ => {
                 return Err(ConfigError::new(
                     "GATEWAY_AUTH_MAX_PENDING",
                     format!("must be at most {MAX_AUTH_PENDING}"),
-                    "set it to the most auth playbooks one replica should wait on at once (default 512)",
+                    format!("set it to {AUTH_PENDING_HINT}"),
                 ));
             }
         },
@@ -268,9 +268,11 @@ fn host(key: &str, text: &Text) -> Result<IpAddr, ConfigError> {
     })
 }
 
-/// The most auth playbooks a replica may be told to wait on at once: far above what one
-/// replica can hold, and within what a semaphore counts.
+/// The most auth operations a replica may be told to wait on NoETL for at once: far above
+/// what one replica can hold, and within what a semaphore counts.
 const MAX_AUTH_PENDING: usize = 1_000_000;
+const AUTH_PENDING_HINT: &str =
+    "the most auth operations one replica should wait on NoETL for at once (default 512)";
 
 /// A count that must be at least one; `what` completes "set it to ...".
 fn positive(key: &str, value: u64, what: &str) -> Result<usize, ConfigError> {
