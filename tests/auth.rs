@@ -644,6 +644,19 @@ async fn sign_ins_past_the_replicas_bound_on_waiting_playbooks_are_refused_at_on
         .await;
     assert_eq!((status, body["code"].as_str()), (503, Some("UNAVAILABLE")));
     assert!(standin.executions_of(CHECK_ACCESS).is_empty());
+    let metrics = gw
+        .http
+        .get(gw.internal("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\ngateway_auth_refused_total 2\n"),
+        "both refusals are counted: {metrics}"
+    );
 
     // When the waiting ones end, their places are free again.
     for w in waiting {

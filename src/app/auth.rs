@@ -297,10 +297,10 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
     /// A place among the operations waiting on NoETL, held until dropped; `Busy` when none
     /// is free (refused at once rather than queued).
     fn backend_slot(&self) -> Result<OwnedSemaphorePermit, AuthError> {
-        self.backend_slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| AuthError::Busy)
+        self.backend_slots.clone().try_acquire_owned().map_err(|_| {
+            self.metrics.auth_refused();
+            AuthError::Busy
+        })
     }
 
     async fn start_playbook(

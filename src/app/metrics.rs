@@ -22,6 +22,7 @@ pub struct Metrics {
     callbacks: Family<2, Counter>,
     sse_open: AtomicI64,
     sse_opened: Counter,
+    auth_refused: Counter,
     nats_connected: AtomicI64,
     open_files: AtomicI64,
     open_files_limit: AtomicI64,
@@ -100,6 +101,12 @@ impl Metrics {
         SseGuard(self.clone())
     }
 
+    /// An auth operation refused because the replica already waits on NoETL for as many as
+    /// it may (`GATEWAY_AUTH_MAX_PENDING`).
+    pub fn auth_refused(&self) {
+        self.auth_refused.increment();
+    }
+
     /// Whether the NATS connection is up (1), down (0), or not configured (-1).
     pub fn set_nats_connected(&self, state: i64) {
         self.nats_connected.store(state, Ordering::Relaxed);
@@ -149,6 +156,11 @@ impl Metrics {
             "gateway_sse_connections_total",
             "SSE streams opened since start.",
             self.sse_opened.value(),
+        );
+        out.counter(
+            "gateway_auth_refused_total",
+            "Auth operations refused at once because GATEWAY_AUTH_MAX_PENDING were waiting on NoETL.",
+            self.auth_refused.value(),
         );
         out.gauge(
             "gateway_nats_connected",
