@@ -145,7 +145,12 @@ impl ApiError {
 
     /// How an auth failure is told to a REST client.
     pub fn from_auth(err: &AuthError, id: &CorrelationId) -> Self {
-        tracing::warn!(request_id = %id.as_str(), error = %err, cause = ?std::error::Error::source(err).map(ToString::to_string), "auth backend failure");
+        if matches!(err, AuthError::Busy) {
+            // Counted in the metrics; one line per refusal would flood the log in a burst.
+            tracing::debug!(request_id = %id.as_str(), "auth operation refused: bound reached");
+        } else {
+            tracing::warn!(request_id = %id.as_str(), error = %err, cause = ?std::error::Error::source(err).map(ToString::to_string), "auth backend failure");
+        }
         let (status, code, retry) = match err {
             AuthError::Unavailable(_) | AuthError::Callbacks(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
