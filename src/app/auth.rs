@@ -294,6 +294,13 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
         }
     }
 
+    /// How many auth operations wait on NoETL now (at most `max_pending`).
+    pub fn waiting_on_backend(&self) -> usize {
+        self.settings
+            .max_pending
+            .saturating_sub(self.backend_slots.available_permits())
+    }
+
     /// A place among the operations waiting on NoETL, held until dropped; `Busy` when none
     /// is free (refused at once rather than queued).
     fn backend_slot(&self) -> Result<OwnedSemaphorePermit, AuthError> {

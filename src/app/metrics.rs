@@ -23,6 +23,7 @@ pub struct Metrics {
     sse_open: AtomicI64,
     sse_opened: Counter,
     auth_refused: Counter,
+    auth_waiting: AtomicI64,
     nats_connected: AtomicI64,
     open_files: AtomicI64,
     open_files_limit: AtomicI64,
@@ -107,6 +108,12 @@ impl Metrics {
         self.auth_refused.increment();
     }
 
+    /// Auth operations waiting on NoETL now, as last read.
+    pub fn set_auth_waiting(&self, waiting: usize) {
+        let waiting = i64::try_from(waiting).unwrap_or(i64::MAX);
+        self.auth_waiting.store(waiting, Ordering::Relaxed);
+    }
+
     /// Whether the NATS connection is up (1), down (0), or not configured (-1).
     pub fn set_nats_connected(&self, state: i64) {
         self.nats_connected.store(state, Ordering::Relaxed);
@@ -161,6 +168,11 @@ impl Metrics {
             "gateway_auth_refused_total",
             "Auth operations refused at once because GATEWAY_AUTH_MAX_PENDING were waiting on NoETL.",
             self.auth_refused.value(),
+        );
+        out.gauge(
+            "gateway_auth_backend_waiting",
+            "Auth operations waiting on NoETL now (at most GATEWAY_AUTH_MAX_PENDING).",
+            self.auth_waiting.load(Ordering::Relaxed),
         );
         out.gauge(
             "gateway_nats_connected",
