@@ -101,14 +101,7 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
             (Some(playbook), AuthMode::Playbook) => {
                 self.validate_by_playbook(token, playbook.clone()).await
             }
-            _ => match self.backend_slot() {
-                Ok(_slot) => self
-                    .runner
-                    .validate_session(token)
-                    .await
-                    .map_err(Into::into),
-                Err(busy) => Err(busy),
-            },
+            _ => self.validate_directly(token).await,
         }
         .inspect_err(|_| backend(LookupOutcome::Error))?;
         match found.filter(|s| s.is_usable(now)) {
@@ -124,6 +117,12 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
                 Ok(None)
             }
         }
+    }
+
+    /// NoETL's synchronous session route, within the bound on operations waiting on NoETL.
+    async fn validate_directly(&self, token: &SessionToken) -> Result<Option<Session>, AuthError> {
+        let _slot = self.backend_slot()?;
+        Ok(self.runner.validate_session(token).await?)
     }
 
     async fn validate_by_playbook(
