@@ -96,20 +96,12 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             &raw.auth_playbook_check_access.0,
         )?,
         playbook_timeout: secs("AUTH_PLAYBOOK_TIMEOUT_SECS", raw.auth_playbook_timeout_secs)?,
-        max_pending: match positive(
+        max_pending: count(
             "GATEWAY_AUTH_MAX_PENDING",
             raw.gateway_auth_max_pending,
-            AUTH_PENDING_HINT,
-        )? {
-            n if n <= MAX_AUTH_PENDING => n,
-            _ => {
-                return Err(ConfigError::new(
-                    "GATEWAY_AUTH_MAX_PENDING",
-                    format!("must be at most {MAX_AUTH_PENDING}"),
-                    format!("set it to {AUTH_PENDING_HINT}"),
-                ));
-            }
-        },
+            MAX_AUTH_PENDING,
+            "the most auth operations one replica should wait on NoETL for at once (default 512)",
+        )?,
         mode: match raw.gateway_auth_mode.0.trim().to_ascii_lowercase().as_str() {
             "" | "playbook" => AuthMode::Playbook,
             "direct" => AuthMode::Direct,
@@ -126,9 +118,10 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             "GATEWAY_SESSION_REVOCATION_TTL_SECS",
             raw.gateway_session_revocation_ttl_secs,
         )?,
-        local_capacity: positive(
+        local_capacity: count(
             "GATEWAY_SESSION_LOCAL_CAPACITY",
             raw.gateway_session_local_capacity,
+            usize::MAX,
             "the most sessions one replica should hold (default 100000)",
         )?,
         negative_ttl: secs(
@@ -271,18 +264,18 @@ fn host(key: &str, text: &Text) -> Result<IpAddr, ConfigError> {
 /// The most auth operations a replica may be told to wait on NoETL for at once: far above
 /// what one replica can hold, and within what a semaphore counts.
 const MAX_AUTH_PENDING: usize = 1_000_000;
-const AUTH_PENDING_HINT: &str =
-    "the most auth operations one replica should wait on NoETL for at once (default 512)";
 
-/// A count that must be at least one; `what` completes "set it to ...".
-fn positive(key: &str, value: u64, what: &str) -> Result<usize, ConfigError> {
+/// A count from 1 to `at_most`; `what` completes "set it to ...".
+fn count(key: &str, value: u64, at_most: usize, what: &str) -> Result<usize, ConfigError> {
+    let fix = || format!("set it to {what}");
     match usize::try_from(value) {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(ConfigError::new(
+        Ok(n) if n > at_most => Err(ConfigError::new(
             key,
-            "must be a positive number",
-            format!("set it to {what}"),
+            format!("must be at most {at_most}"),
+            fix(),
         )),
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(ConfigError::new(key, "must be a positive number", fix())),
     }
 }
 
