@@ -599,6 +599,24 @@ async fn auth_answers_are_marked_for_no_cache_to_keep_and_others_are_not() {
     assert_eq!(cache_control(&health), None);
 }
 
+/// Sends `request` and checks that it is refused at the bound on auth work waiting on
+/// NoETL: 503 `UNAVAILABLE` with `Retry-After: 1`, in under a second.
+async fn assert_refused_at_the_bound(
+    request: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+) {
+    let started = std::time::Instant::now();
+    let refused = request.await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once"
+    );
+    let retry_after = refused.headers().get("retry-after").cloned();
+    assert_eq!(retry_after.as_ref().map(|v| v.to_str().unwrap()), Some("1"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "UNAVAILABLE");
+}
+
 #[tokio::test]
 async fn sign_ins_past_the_replicas_bound_on_waiting_playbooks_are_refused_at_once() {
     let standin = NoetlStandIn::start().await;
@@ -624,22 +642,7 @@ async fn sign_ins_past_the_replicas_bound_on_waiting_playbooks_are_refused_at_on
     .await;
     assert!(both_started, "two login playbooks wait on their callbacks");
 
-    let started = std::time::Instant::now();
-    let refused = silent(&gw).await.unwrap();
-    assert_eq!(refused.status(), 503);
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "refused at once"
-    );
-    assert_eq!(
-        refused
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap()),
-        Some("1")
-    );
-    let body: Value = refused.json().await.unwrap();
-    assert_eq!(body["code"], "UNAVAILABLE");
+    assert_refused_at_the_bound(silent(&gw)).await;
     assert_eq!(standin.executions_of(LOGIN).len(), 3, "no further playbook");
     // An access check runs a playbook too, and waits in the same bound.
     let (status, body) = gw
@@ -702,15 +705,7 @@ async fn lookups_of_unknown_tokens_past_the_bound_are_refused_and_cached_session
     })
     .await;
     assert!(both_asked, "two lookups wait on NoETL");
-    let started = std::time::Instant::now();
-    let refused = made_up(&gw, "made-up-3").await.unwrap();
-    assert_eq!(refused.status(), 503);
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "refused at once"
-    );
-    let body: Value = refused.json().await.unwrap();
-    assert_eq!(body["code"], "UNAVAILABLE");
+    assert_refused_at_the_bound(made_up(&gw, "made-up-3")).await;
     // The cached session does not need NoETL, so the bound does not touch it.
     assert_eq!(validate(&gw, &known).await["valid"], true);
     assert_eq!(standin.calls_to(LOOKUP).len(), lookups_before + 2);
