@@ -99,6 +99,7 @@ async fn serve(port: u16, base_url: String, reuse: bool) {
         base_url,
         connect_timeout: Duration::from_secs(2),
         first_byte_timeout: Duration::from_secs(30),
+        max_connections: 1024,
     });
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_reuseaddr(true).unwrap();

@@ -528,3 +528,63 @@ async fn an_upload_whose_client_stops_sending_is_answered_408_and_never_arrives_
         "no upload arrived whole"
     );
 }
+
+#[tokio::test]
+async fn past_the_bound_on_connections_a_request_is_refused_at_once_and_served_when_one_frees() {
+    let (up, seen) = start_upstream().await;
+    let mut raw = base_raw_config(&up, None);
+    raw.gateway_proxy_max_connections = 2;
+    let gw = TestGateway::start(raw).await;
+    // Each event stream holds a connection to NoETL until NoETL ends it (after 2 s).
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        let mut body = get(&gw, "/noetl/sse").await.bytes_stream();
+        let first = body.next().await.unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&first).contains("frame 0"));
+        streams.push(body);
+    }
+
+    let started = Instant::now();
+    let refused = get(&gw, "/noetl/items?n=3").await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "UNAVAILABLE", "{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "refused at once"
+    );
+    assert!(seen_paths(&seen).is_empty(), "nothing reached NoETL");
+    let metrics = gw
+        .http
+        .get(gw.internal("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\ngateway_proxy_upstream_connections 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\ngateway_proxy_refused_total 1\n"),
+        "{metrics}"
+    );
+
+    // Once the streams have ended, their connections serve the next requests.
+    for mut body in streams {
+        while let Some(chunk) = body.next().await {
+            chunk.unwrap();
+        }
+    }
+    for n in 4..7 {
+        let served = get(&gw, &format!("/noetl/items?n={n}")).await;
+        assert_eq!(served.status(), 200);
+    }
+    assert_eq!(
+        seen_paths(&seen),
+        ["/api/items?n=4", "/api/items?n=5", "/api/items?n=6"]
+    );
+}

@@ -228,6 +228,7 @@ impl Application {
                 base_url: config.noetl.base_url.clone(),
                 connect_timeout: config.proxy.connect_timeout,
                 first_byte_timeout: config.proxy.first_byte_timeout,
+                max_connections: config.proxy.max_connections,
             }),
             proxy_max_body_bytes: config.proxy.max_body_bytes,
             proxy_policy: config.proxy.policy.clone(),

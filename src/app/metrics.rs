@@ -24,6 +24,8 @@ pub struct Metrics {
     sse_opened: Counter,
     auth_refused: Counter,
     auth_waiting: AtomicI64,
+    proxy_refused: Counter,
+    proxy_connections: AtomicI64,
     nats_connected: AtomicI64,
     open_files: AtomicI64,
     open_files_limit: AtomicI64,
@@ -114,6 +116,18 @@ impl Metrics {
         self.auth_waiting.store(waiting, Ordering::Relaxed);
     }
 
+    /// A proxied request refused because as many connections to NoETL were open as the
+    /// replica may hold (`GATEWAY_PROXY_MAX_CONNECTIONS`).
+    pub fn proxy_refused(&self) {
+        self.proxy_refused.increment();
+    }
+
+    /// The proxy's connections to NoETL open now (in use or idle), as last read.
+    pub fn set_proxy_connections(&self, open: usize) {
+        let open = i64::try_from(open).unwrap_or(i64::MAX);
+        self.proxy_connections.store(open, Ordering::Relaxed);
+    }
+
     /// Whether the NATS connection is up (1), down (0), or not configured (-1).
     pub fn set_nats_connected(&self, state: i64) {
         self.nats_connected.store(state, Ordering::Relaxed);
@@ -173,6 +187,16 @@ impl Metrics {
             "gateway_auth_backend_waiting",
             "Auth operations waiting on NoETL now (at most GATEWAY_AUTH_MAX_PENDING).",
             self.auth_waiting.load(Ordering::Relaxed),
+        );
+        out.counter(
+            "gateway_proxy_refused_total",
+            "Proxied requests refused at once because GATEWAY_PROXY_MAX_CONNECTIONS connections to NoETL were open.",
+            self.proxy_refused.value(),
+        );
+        out.gauge(
+            "gateway_proxy_upstream_connections",
+            "The proxy's connections to NoETL open now, in use or idle (at most GATEWAY_PROXY_MAX_CONNECTIONS).",
+            self.proxy_connections.load(Ordering::Relaxed),
         );
         out.gauge(
             "gateway_nats_connected",

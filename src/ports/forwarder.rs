@@ -36,6 +36,9 @@ pub enum ForwardError {
     Timeout,
     #[error("request could not be forwarded: {0}")]
     BadRequest(String),
+    /// Refused at once: as many connections to the upstream are open as allowed.
+    #[error("too many connections to upstream are open")]
+    Busy,
 }
 
 pub trait Forwarder: Clone + Send + Sync + 'static {
@@ -43,7 +46,8 @@ pub trait Forwarder: Clone + Send + Sync + 'static {
     ///
     /// # Errors
     /// `Unreachable` when no connection could be made, `Timeout` when the head did not arrive
-    /// within the first-byte bound, `BadRequest` when the request cannot be expressed upstream.
+    /// within the first-byte bound, `BadRequest` when the request cannot be expressed upstream,
+    /// `Busy` when no connection is free and no more may be opened.
     fn forward(
         &self,
         request: ForwardRequest,

@@ -21,8 +21,9 @@ pub struct MetricsApi;
 #[OpenApi(tag = "MetricsTag::Metrics")]
 impl MetricsApi {
     /// Requests by route and status with latency, session lookups by cache level, NoETL
-    /// calls, auth operations waiting on NoETL and refused, SSE connections, callbacks, the
-    /// NATS connection and open file descriptors against their limit, as Prometheus text.
+    /// calls, auth operations waiting on NoETL and refused, the proxy's connections to NoETL
+    /// and its refusals, SSE connections, callbacks, the NATS connection and open file
+    /// descriptors against their limit, as Prometheus text.
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self, gateway: Data<&Arc<Gateway>>) -> PlainText<String> {
         gateway
@@ -35,6 +36,9 @@ impl MetricsApi {
         gateway
             .metrics
             .set_auth_waiting(gateway.auth.waiting_on_backend());
+        gateway
+            .metrics
+            .set_proxy_connections(gateway.forwarder.open_connections());
         // Listing the descriptors reads a directory of one entry each (tens of thousands
         // with many streams held): off the async workers.
         if let Ok(Some((open, limit))) = tokio::task::spawn_blocking(process::open_files).await {

@@ -2,7 +2,8 @@
 //! `{NOETL_BASE_URL}/api/{path}`. Refuses paths that could escape `/api/`, strips hop-by-hop
 //! headers, credentials and any client-sent identity headers, injects the verified identity
 //! and `X-Forwarded-*`, enforces the body limit while streaming, and answers upstream
-//! failures with the JSON error model (502 unreachable, 504 slow).
+//! failures with the JSON error model (502 unreachable, 504 slow, 503 when the bound on
+//! connections to NoETL is reached).
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use futures_util::{StreamExt, TryStreamExt};
-use poem::http::{HeaderMap, Method, StatusCode, Uri, header};
+use poem::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 
@@ -233,6 +234,21 @@ pub(crate) async fn forward(
             id,
         ),
         Err(ForwardError::BadRequest(why)) => error_response(StatusCode::BAD_REQUEST, &why, id),
+        Err(ForwardError::Busy) => {
+            // Counted in the metrics; one line per refusal would flood the log in a burst.
+            gateway.metrics.proxy_refused();
+            tracing::debug!(request_id = %id.as_str(), "proxied request refused: connection bound reached");
+            let mut refusal = coded_error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "the gateway holds as many connections to NoETL as it may; retry shortly",
+                id,
+            );
+            refusal
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            refusal
+        }
         Err(ForwardError::Unreachable(cause)) => {
             tracing::warn!(request_id = %id.as_str(), error = %cause, "NoETL unreachable from the proxy");
             coded_error_response(

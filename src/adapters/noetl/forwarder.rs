@@ -1,7 +1,8 @@
 //! Adapters (noetl): the streaming `Forwarder` of the proxy. Bodies pass through chunk by
 //! chunk in both directions over kept-alive connections (`upstream`); the first-byte bound
 //! covers connecting, sending the head and waiting for the response head, never the
-//! streaming that follows.
+//! streaming that follows. Connections open at once are bounded: past the bound a request
+//! is refused at once (`ForwardError::Busy`) rather than opening one more.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderValue, Request, Uri, header};
 use http_body_util::{BodyExt, Empty, StreamBody};
 use hyper::body::Frame;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::upstream::{Pool, ProxyBody, SendError, Streaming, Upstream};
 use crate::ports::{ForwardError, ForwardRequest, ForwardResponse, Forwarder};
@@ -25,6 +27,8 @@ pub struct ForwarderSettings {
     pub base_url: String,
     pub connect_timeout: Duration,
     pub first_byte_timeout: Duration,
+    /// Connections to NoETL open at once, in use or idle.
+    pub max_connections: usize,
 }
 
 #[derive(Clone)]
@@ -63,31 +67,52 @@ impl HyperForwarder {
             .unwrap_or_default();
         Self {
             inner: Arc::new(Inner {
-                settings,
                 target,
                 prefix,
-                pool: Arc::new(Pool::new(MAX_IDLE, IDLE_TIMEOUT)),
+                pool: Arc::new(Pool::new(
+                    settings.max_connections,
+                    MAX_IDLE.min(settings.max_connections),
+                    IDLE_TIMEOUT,
+                )),
+                settings,
             }),
         }
+    }
+
+    /// Connections to NoETL open now, in use or idle.
+    pub fn open_connections(&self) -> usize {
+        self.inner.pool.open()
     }
 }
 
 impl Inner {
-    /// A connection ready for a request: a pooled one, else a new one.
+    /// A connection ready for a request: a pooled one, else a new one if the bound on open
+    /// connections allows it.
     async fn checkout(&self, addr: &str) -> Result<Upstream, ForwardError> {
-        while let Some(mut upstream) = self.pool.take() {
-            if upstream.ready().await {
-                return Ok(upstream);
+        loop {
+            while let Some(mut upstream) = self.pool.take() {
+                if upstream.ready().await {
+                    return Ok(upstream);
+                }
+            }
+            match self.pool.slot() {
+                // Boxed: opening a connection is the rare case, and its state would otherwise
+                // be carried (and moved) by every request's future.
+                Some(slot) => return Box::pin(self.connect(addr, slot)).await,
+                None if self.pool.none_idle() => return Err(ForwardError::Busy),
+                // A connection came back to the pool since it was last looked at.
+                None => {}
             }
         }
-        // Boxed: opening a connection is the rare case, and its state would otherwise be
-        // carried (and moved) by every request's future.
-        Box::pin(self.connect(addr)).await
     }
 
     /// A new connection, ready for a request.
-    async fn connect(&self, addr: &str) -> Result<Upstream, ForwardError> {
-        let connecting = Upstream::connect(addr);
+    async fn connect(
+        &self,
+        addr: &str,
+        slot: OwnedSemaphorePermit,
+    ) -> Result<Upstream, ForwardError> {
+        let connecting = Upstream::connect(addr, slot);
         let mut upstream = tokio::time::timeout(self.settings.connect_timeout, connecting)
             .await
             .map_err(|_| ForwardError::Unreachable("connecting to NoETL timed out".into()))?
@@ -113,12 +138,13 @@ impl Inner {
                 ForwardError::Unreachable(Box::new(e))
             }
         };
-        let mut upstream = self.checkout(addr).await?;
-        let response = match upstream.send(request).await {
-            Ok(response) => response,
+        let first = self.checkout(addr).await?;
+        let (upstream, response) = match first.send_once(request).await {
+            Ok(sent) => sent,
+            // The closed connection has been dropped, so its place is free for the next.
             Err(SendError::Unsent(unsent, _)) => {
-                upstream = self.checkout(addr).await?;
-                upstream.send(*unsent).await.map_err(unreachable)?
+                let second = self.checkout(addr).await?;
+                second.send_once(*unsent).await.map_err(unreachable)?
             }
             Err(failed) => return Err(unreachable(failed)),
         };

@@ -2,7 +2,7 @@
 //! no task of its own: the request using it drives it, first while waiting for the response
 //! head and then from inside the response body, so a proxied exchange runs in the client's
 //! task with no hand-off to another task (or thread) per request. Idle connections wait in
-//! a bounded pool.
+//! a bounded pool, and the pool counts every open connection against a bound of its own.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -17,6 +17,7 @@ use hyper::body::{Body, Incoming};
 use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A request body on its way to NoETL.
 pub(super) type ProxyBody = UnsyncBoxBody<Bytes, std::io::Error>;
@@ -31,6 +32,9 @@ struct Link {
     conn: Connection<TokioIo<TcpStream>, ProxyBody>,
     /// The state machine has finished: the connection is closed.
     closed: bool,
+    /// This connection's place under the pool's bound on open connections, given back when
+    /// the connection is dropped.
+    _slot: OwnedSemaphorePermit,
 }
 
 /// Why a connection could not be used.
@@ -42,8 +46,8 @@ pub(super) enum SendError {
 }
 
 impl Upstream {
-    /// Opens a connection to `addr` (`host:port`).
-    pub(super) async fn connect(addr: &str) -> std::io::Result<Self> {
+    /// Opens a connection to `addr` (`host:port`) in a place the pool gave (`Pool::slot`).
+    pub(super) async fn connect(addr: &str, slot: OwnedSemaphorePermit) -> std::io::Result<Self> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let (sender, conn) = http1::handshake(TokioIo::new(stream))
@@ -53,6 +57,7 @@ impl Upstream {
             sender,
             conn,
             closed: false,
+            _slot: slot,
         })))
     }
 
@@ -82,6 +87,15 @@ impl Upstream {
         .await
     }
 
+    /// Sends `request` on this connection, which is kept only if the request went out.
+    pub(super) async fn send_once(
+        mut self,
+        request: Request<ProxyBody>,
+    ) -> Result<(Self, Response<Incoming>), SendError> {
+        let response = self.send(request).await?;
+        Ok((self, response))
+    }
+
     /// Sends `request` and drives the connection until the response head arrives.
     pub(super) async fn send(
         &mut self,
@@ -101,20 +115,40 @@ impl Upstream {
     }
 }
 
-/// Idle connections, newest last; a bounded number, each for a bounded time.
+/// Idle connections, newest last; a bounded number, each for a bounded time. Also the
+/// bound on connections open at once, in use or idle.
 pub(super) struct Pool {
     idle: Mutex<Vec<(Upstream, Instant)>>,
     max_idle: usize,
     idle_timeout: Duration,
+    slots: Arc<Semaphore>,
+    max_open: usize,
 }
 
 impl Pool {
-    pub(super) fn new(max_idle: usize, idle_timeout: Duration) -> Self {
+    pub(super) fn new(max_open: usize, max_idle: usize, idle_timeout: Duration) -> Self {
         Self {
             idle: Mutex::new(Vec::new()),
             max_idle,
             idle_timeout,
+            slots: Arc::new(Semaphore::new(max_open)),
+            max_open,
         }
+    }
+
+    /// A place for one more open connection; `None` when `max_open` are open.
+    pub(super) fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.slots.clone().try_acquire_owned().ok()
+    }
+
+    /// Connections open now, in use or idle.
+    pub(super) fn open(&self) -> usize {
+        self.max_open.saturating_sub(self.slots.available_permits())
+    }
+
+    /// Whether no connection is idle.
+    pub(super) fn none_idle(&self) -> bool {
+        crate::sync::lock(&self.idle).is_empty()
     }
 
     /// The most recently used idle connection that has not been idle too long.
@@ -281,6 +315,12 @@ mod tests {
         }
     }
 
+    /// A new connection to `addr` in one of `pool`'s places.
+    async fn open(pool: &Pool, addr: &str) -> Upstream {
+        let slot = pool.slot().expect("a place for a connection");
+        Upstream::connect(addr, slot).await.unwrap()
+    }
+
     async fn read_all(mut body: Streaming) -> Vec<u8> {
         use futures_util::StreamExt;
         let mut out = Vec::new();
@@ -293,11 +333,11 @@ mod tests {
     #[tokio::test]
     async fn a_body_read_to_its_end_gives_its_connection_back_for_the_next_request() {
         let (addr, accepted) = server("hello").await;
-        let pool = Arc::new(Pool::new(4, Duration::from_secs(60)));
+        let pool = Arc::new(Pool::new(8, 4, Duration::from_secs(60)));
         for _ in 0..3 {
             let mut upstream = match pool.take() {
                 Some(up) => up,
-                None => Upstream::connect(&addr).await.unwrap(),
+                None => open(&pool, &addr).await,
             };
             assert!(upstream.ready().await);
             let response = sent(&mut upstream, get(&addr)).await;
@@ -311,14 +351,14 @@ mod tests {
     #[tokio::test]
     async fn a_body_dropped_part_way_closes_its_connection_and_old_idle_ones_are_dropped() {
         let (addr, _) = server("hello").await;
-        let pool = Arc::new(Pool::new(4, Duration::from_secs(60)));
-        let mut upstream = Upstream::connect(&addr).await.unwrap();
+        let pool = Arc::new(Pool::new(8, 4, Duration::from_secs(60)));
+        let mut upstream = open(&pool, &addr).await;
         let response = sent(&mut upstream, get(&addr)).await;
         drop(Streaming::new(response.into_body(), upstream, pool.clone()));
         assert_eq!(pool.idle_count(), 0);
 
-        let short = Arc::new(Pool::new(4, Duration::from_millis(1)));
-        short.put(Upstream::connect(&addr).await.unwrap());
+        let short = Arc::new(Pool::new(8, 4, Duration::from_millis(1)));
+        short.put(open(&short, &addr).await);
         assert_eq!(short.idle_count(), 1);
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert!(short.take().is_none());
@@ -372,7 +412,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_still_uploading_when_the_answer_is_read_is_sent_whole_before_reuse() {
         let (addr, read) = early_answering_server().await;
-        let pool = Arc::new(Pool::new(4, Duration::from_secs(60)));
+        let pool = Arc::new(Pool::new(8, 4, Duration::from_secs(60)));
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(1);
         let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv()
@@ -386,7 +426,7 @@ mod tests {
             .header("content-length", 3 * 1024)
             .body(http_body_util::StreamBody::new(chunks).boxed_unsync())
             .unwrap();
-        let mut upstream = Upstream::connect(&addr).await.unwrap();
+        let mut upstream = open(&pool, &addr).await;
         tx.send(Ok(Bytes::from(vec![1u8; 1024]))).await.unwrap();
         let response = sent(&mut upstream, upload).await;
         let body = Streaming::new(response.into_body(), upstream, pool.clone());
@@ -417,8 +457,33 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let closer = tokio::spawn(async move { drop(listener.accept().await.unwrap()) });
-        let mut upstream = Upstream::connect(&addr).await.unwrap();
+        let pool = Pool::new(1, 1, Duration::from_secs(60));
+        let mut upstream = open(&pool, &addr).await;
         closer.await.unwrap();
         assert!(!upstream.ready().await);
+    }
+
+    #[tokio::test]
+    async fn open_connections_are_bounded_in_use_or_idle_and_a_closed_one_frees_its_place() {
+        let (addr, _) = server("hello").await;
+        let pool = Arc::new(Pool::new(2, 1, Duration::from_secs(60)));
+        let mut first = open(&pool, &addr).await;
+        let second = open(&pool, &addr).await;
+        assert_eq!(pool.open(), 2);
+        assert!(pool.slot().is_none(), "a third place past the bound");
+
+        // Idle, a connection keeps its place; past the idle bound it is closed and frees it.
+        let response = sent(&mut first, get(&addr)).await;
+        assert_eq!(
+            read_all(Streaming::new(response.into_body(), first, pool.clone())).await,
+            b"hello"
+        );
+        assert_eq!((pool.idle_count(), pool.open()), (1, 2));
+        pool.put(second);
+        assert_eq!((pool.idle_count(), pool.open()), (1, 1));
+        let third = pool.slot().expect("the place the dropped connection freed");
+        drop(third);
+        drop(pool.take());
+        assert_eq!(pool.open(), 0);
     }
 }

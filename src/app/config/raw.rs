@@ -55,6 +55,7 @@ pub const ENV_KEYS: &[&str] = &[
     "GATEWAY_PROXY_MAX_BODY_BYTES",
     "GATEWAY_PROXY_CONNECT_TIMEOUT_MS",
     "GATEWAY_PROXY_FIRST_BYTE_TIMEOUT_MS",
+    "GATEWAY_PROXY_MAX_CONNECTIONS",
     "GATEWAY_PROXY_POLICY",
 ];
 
@@ -159,6 +160,7 @@ pub struct RawConfig {
     pub gateway_proxy_max_body_bytes: u64,
     pub gateway_proxy_connect_timeout_ms: u64,
     pub gateway_proxy_first_byte_timeout_ms: u64,
+    pub gateway_proxy_max_connections: u64,
     pub gateway_proxy_policy: Text,
 }
 
@@ -214,6 +216,7 @@ impl Default for RawConfig {
             gateway_proxy_max_body_bytes: 10 * 1024 * 1024,
             gateway_proxy_connect_timeout_ms: 1_000,
             gateway_proxy_first_byte_timeout_ms: 30_000,
+            gateway_proxy_max_connections: 1024,
             gateway_proxy_policy: Text::default(),
         }
     }

@@ -81,6 +81,8 @@ pub struct ProxyConfig {
     pub max_body_bytes: usize,
     pub connect_timeout: Duration,
     pub first_byte_timeout: Duration,
+    /// Connections to NoETL held open for the proxy at once, in use or idle.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +245,10 @@ impl Config {
             (
                 "GATEWAY_PROXY_FIRST_BYTE_TIMEOUT_MS",
                 self.proxy.first_byte_timeout.as_millis().to_string(),
+            ),
+            (
+                "GATEWAY_PROXY_MAX_CONNECTIONS",
+                self.proxy.max_connections.to_string(),
             ),
             (
                 "GATEWAY_HEARTBEAT_INTERVAL_SECS",

@@ -233,6 +233,12 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 "GATEWAY_PROXY_FIRST_BYTE_TIMEOUT_MS",
                 raw.gateway_proxy_first_byte_timeout_ms,
             )?,
+            max_connections: count(
+                "GATEWAY_PROXY_MAX_CONNECTIONS",
+                raw.gateway_proxy_max_connections,
+                MAX_PROXY_CONNECTIONS,
+                "the most connections one replica should hold open to NoETL for the proxy (default 1024)",
+            )?,
         },
     })
 }
@@ -264,6 +270,7 @@ fn host(key: &str, text: &Text) -> Result<IpAddr, ConfigError> {
 /// The most auth operations a replica may be told to wait on NoETL for at once: far above
 /// what one replica can hold, and within what a semaphore counts.
 const MAX_AUTH_PENDING: usize = 1_000_000;
+const MAX_PROXY_CONNECTIONS: usize = 1_000_000;
 
 /// A count from 1 to `at_most`; `what` completes "set it to ...".
 fn count(key: &str, value: u64, at_most: usize, what: &str) -> Result<usize, ConfigError> {
