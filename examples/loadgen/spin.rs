@@ -3,6 +3,8 @@
 //! by polling non-blocking sockets. Each latency counts from the request's due time, so a
 //! request that waited for an idle connection includes that wait. Meant to run on a core of
 //! its own (`taskset`), where no sleep or wake-up of the load generator adds to the figures.
+//! With `LOADGEN_TIMELINE=FILE`, each answered request's due time (µs from the start) and
+//! latency (µs) are also written to FILE, a line each, to see when in a run the slow ones fell.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -39,6 +41,7 @@ pub fn run(args: &Args) -> (Vec<u32>, u64) {
     let end = start + args.duration;
     let give_up = end + Duration::from_secs(5);
     let (mut next_due, mut latencies, mut errors) = (start, Vec::new(), 0u64);
+    let mut timeline: Vec<(u64, u32)> = Vec::new();
     loop {
         let now = Instant::now();
         let busy = conns.iter().any(|c| c.due.is_some());
@@ -73,7 +76,10 @@ pub fn run(args: &Args) -> (Vec<u32>, u64) {
             if let (Some(ok), Some(due)) = (raw::response_complete(&c.buf[..c.got]), c.due) {
                 if ok {
                     let us = Instant::now().duration_since(due).as_micros();
-                    latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
+                    let us = u32::try_from(us).unwrap_or(u32::MAX);
+                    latencies.push(us);
+                    let at = due.saturating_duration_since(start).as_micros();
+                    timeline.push((u64::try_from(at).unwrap_or(u64::MAX), us));
                 } else {
                     errors += 1;
                 }
@@ -81,6 +87,13 @@ pub fn run(args: &Args) -> (Vec<u32>, u64) {
                 c.due = None;
             }
         }
+    }
+    if let Some(path) = std::env::var_os("LOADGEN_TIMELINE") {
+        let lines: String = timeline
+            .iter()
+            .map(|(at, us)| format!("{at} {us}\n"))
+            .collect();
+        std::fs::write(path, lines).expect("the timeline file is writable");
     }
     (latencies, errors)
 }
