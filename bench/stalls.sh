@@ -5,7 +5,9 @@
 # (LOADGEN_TIMELINE). Slow requests (over 1 ms) are grouped into episodes (slow ones less than
 # 2 ms apart); the script prints each server's p99, its share of slow requests, its episodes,
 # and the spacings between episode starts that recur most often across all three servers. A
-# spacing shared by all three is the machine's, not any server's. Needs Debian's nginx.
+# spacing shared by all three is the machine's, not any server's. First, with no server at all,
+# two loops that only read the clock, one pinned to each core, record every gap over 1 ms in
+# their own running (the machine taking a busy core away). Needs Debian's nginx.
 source "$(dirname "$0")/lib.sh"
 command -v nginx >/dev/null || { echo "install nginx (apt-get install -y nginx-light)"; exit 1; }
 SECONDS_EACH=${SECONDS_EACH:-6}
@@ -13,6 +15,19 @@ RATE=${RATE:-30000}
 RUNS=${RUNS:-2}
 build
 work=$(mktemp -d); ngx=$(free_port)
+clock_loop() { # CPU: gaps over 1 ms in a clock-reading loop on CPU, as "start_ms:gap_ms" words
+  taskset -c "$1" python3 -c '
+import sys, time
+start = prev = time.monotonic_ns(); end = start + int(float(sys.argv[1]) * 1e9); gaps = []
+while prev < end:
+    now = time.monotonic_ns()
+    if now - prev > 1_000_000:
+        gaps.append(f"{(prev - start) // 1_000_000}:{(now - prev) / 1e6:.1f}")
+    prev = now
+print(" ".join(gaps))' "$SECONDS_EACH"
+}
+clock_loop 0 >"$work/clock0" & loop0=$!
+clock_loop 1 >"$work/clock1"; wait "$loop0"
 cat >"$work/fixed.conf" <<CONF
 worker_processes 1; daemon off; master_process off; pid $work/fixed.pid; error_log $work/fixed.err;
 events { worker_connections 4096; }
@@ -43,6 +58,10 @@ python3 - "$work" "$RUNS" "$RATE" <<'PY'
 import collections, sys
 work, runs, rate = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 spacings = collections.Counter()
+for cpu in (0, 1):
+    gaps = open(f"{work}/clock{cpu}").read().split()
+    print(f"clock loop on CPU {cpu}, both cores busy: {len(gaps)} gaps over 1 ms (start_ms:gap_ms): "
+          + " ".join(gaps))
 print(f"paced at {rate} req/s, server on CPU 0, load generator on CPU 1")
 for name in ("nginx", "health", "validate"):
     for run in range(1, runs + 1):
