@@ -2,9 +2,8 @@
 //! HTTP/1.1 and HTTP/2. A head over [`HEAD_LIMIT`] is answered 431 in the JSON error model.
 //! The protocol layers read more than that, so such a head can still be read and answered;
 //! past what they buffer they refuse it themselves: HTTP/2 past [`HTTP2_HEADER_LIST_LIMIT`],
-//! HTTP/1.1 past hyper's read buffer (about 400 KiB, a bare 431, then the connection closes).
-//! That buffer is left at hyper's size: it also carries request bodies, and a 64 KiB one
-//! slowed a proxied 1 GiB upload by a third (`bench/README.md`).
+//! HTTP/1.1 past [`HTTP1_READ_BUFFER`] (a bare 431, then the connection closes). That bound is
+//! also what a connection can make the gateway hold for a head that never ends.
 
 use poem::http::{HeaderMap, Method, Uri};
 
@@ -13,6 +12,11 @@ pub const HEAD_LIMIT: usize = 32 * 1024;
 
 /// What HTTP/2's header list may hold before the protocol layer refuses it.
 pub const HTTP2_HEADER_LIST_LIMIT: usize = 2 * HEAD_LIMIT;
+
+/// hyper's HTTP/1.1 read buffer, for heads and bodies alike (its default is about 400 KiB,
+/// which a thousand never-ending heads turn into 400 MiB held; bodies stream as well through
+/// 64 KiB reads, `bench/README.md`).
+pub const HTTP1_READ_BUFFER: usize = 2 * HEAD_LIMIT;
 
 /// The message of the 431 answer.
 pub const TOO_LARGE_MESSAGE: &str = "the request's target and headers exceed 32 KiB";

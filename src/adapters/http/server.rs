@@ -25,7 +25,7 @@ use poem::{Addr, Endpoint, EndpointExt, IntoEndpoint, RequestParts, Response};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use super::head_limit::HTTP2_HEADER_LIST_LIMIT;
+use super::head_limit::{HTTP1_READ_BUFFER, HTTP2_HEADER_LIST_LIMIT};
 use super::quiet::{Activity, IdleWatch, Quiet, Tracked};
 use super::send_timeout::SendTimeout;
 use super::stall::WatchedBody;
@@ -217,6 +217,7 @@ async fn connection(
         Box::pin(drive(conn, phase, quiet, |c| c.graceful_shutdown())).await;
     } else {
         let conn = http1::Builder::new()
+            .max_buf_size(HTTP1_READ_BUFFER)
             .serve_connection(io, service)
             .with_upgrades();
         drive(conn, phase, quiet, |c| c.graceful_shutdown()).await;
