@@ -138,13 +138,14 @@ impl Inner {
                 ForwardError::Unreachable(Box::new(e))
             }
         };
-        let first = self.checkout(addr).await?;
-        let (upstream, response) = match first.send_once(request).await {
-            Ok(sent) => sent,
-            // The closed connection has been dropped, so its place is free for the next.
+        let mut upstream = self.checkout(addr).await?;
+        let response = match upstream.send(request).await {
+            Ok(response) => response,
             Err(SendError::Unsent(unsent, _)) => {
-                let second = self.checkout(addr).await?;
-                second.send_once(*unsent).await.map_err(unreachable)?
+                // The connection was closed: its place goes to the one that replaces it.
+                upstream.give_up_slot();
+                upstream = self.checkout(addr).await?;
+                upstream.send(*unsent).await.map_err(unreachable)?
             }
             Err(failed) => return Err(unreachable(failed)),
         };

@@ -33,8 +33,8 @@ struct Link {
     /// The state machine has finished: the connection is closed.
     closed: bool,
     /// This connection's place under the pool's bound on open connections, given back when
-    /// the connection is dropped.
-    _slot: OwnedSemaphorePermit,
+    /// the connection is dropped (or before, by `give_up_slot`).
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 /// Why a connection could not be used.
@@ -57,7 +57,7 @@ impl Upstream {
             sender,
             conn,
             closed: false,
-            _slot: slot,
+            slot: Some(slot),
         })))
     }
 
@@ -87,13 +87,10 @@ impl Upstream {
         .await
     }
 
-    /// Sends `request` on this connection, which is kept only if the request went out.
-    pub(super) async fn send_once(
-        mut self,
-        request: Request<ProxyBody>,
-    ) -> Result<(Self, Response<Incoming>), SendError> {
-        let response = self.send(request).await?;
-        Ok((self, response))
+    /// Frees this connection's place under the pool's bound before the connection itself is
+    /// dropped (it has closed, and another is about to be opened in its place).
+    pub(super) fn give_up_slot(&mut self) {
+        self.0.slot = None;
     }
 
     /// Sends `request` and drives the connection until the response head arrives.
