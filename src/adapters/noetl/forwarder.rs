@@ -191,3 +191,59 @@ impl Forwarder for HyperForwarder {
         .map_err(|_| ForwardError::Timeout)?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use http::{HeaderMap, Method};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A server that answers one request per connection and then closes it, without saying
+    /// so in the answer: each pooled connection is found closed by the next request.
+    async fn one_answer_per_connection() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn get() -> ForwardRequest {
+        ForwardRequest {
+            method: Method::GET,
+            path_and_query: "/api/x".to_owned(),
+            headers: HeaderMap::new(),
+            has_body: false,
+            body: futures_util::stream::empty().boxed(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_does_not_keep_its_place_under_the_bound() {
+        let forwarder = HyperForwarder::new(ForwarderSettings {
+            base_url: one_answer_per_connection().await,
+            connect_timeout: Duration::from_secs(1),
+            first_byte_timeout: Duration::from_secs(2),
+            max_connections: 1,
+        });
+        for _ in 0..3 {
+            let response = forwarder.forward(get()).await.expect("a free place");
+            let body: Vec<_> = response.body.try_collect().await.unwrap();
+            assert_eq!(body.concat(), b"ok");
+            // Let the server's close arrive before the next request looks at the pool.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(forwarder.open_connections() <= 1);
+    }
+}
