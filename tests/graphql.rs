@@ -498,3 +498,51 @@ async fn a_websocket_outlives_the_idle_timeout() {
     let pong = next_json(&mut ws).await;
     assert_eq!(pong["type"], "pong", "{pong}");
 }
+
+/// The errors of a graphql-transport-ws answer to operation `id`: an `error` frame's payload,
+/// or the `errors` of a `next` one (null when it carries none).
+async fn operation_errors(ws: &mut Ws, id: &str) -> Value {
+    let frame = next_json(ws).await;
+    assert_eq!(frame["id"], id, "{frame}");
+    if frame["type"] == "error" {
+        frame["payload"].clone()
+    } else {
+        frame["payload"]["errors"].clone()
+    }
+}
+
+#[tokio::test]
+async fn the_query_limits_hold_over_the_websocket_as_over_post() {
+    let (_standin, gw, token) = setup().await;
+    let mut ws = connect(&gw, &token).await;
+    let aliased = format!(
+        "{{ {} }}",
+        (0..40)
+            .map(|i| format!("a{i}: health"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let message = json!({"id": "many", "type": "subscribe", "payload": {"query": aliased}});
+    ws.send(Message::text(message.to_string())).await.unwrap();
+    let errors = operation_errors(&mut ws, "many").await;
+    assert_eq!(
+        errors[0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+        "{errors}"
+    );
+
+    // Within the limit, the same socket answers.
+    let message =
+        json!({"id": "few", "type": "subscribe", "payload": {"query": "{ a: health b: health }"}});
+    ws.send(Message::text(message.to_string())).await.unwrap();
+    let mut frame = next_json(&mut ws).await;
+    while frame["id"] == "many" {
+        assert_eq!(frame["type"], "complete", "{frame}");
+        frame = next_json(&mut ws).await;
+    }
+    assert_eq!(
+        (&frame["id"], &frame["type"]),
+        (&json!("few"), &json!("next")),
+        "{frame}"
+    );
+    assert_eq!(frame["payload"]["data"]["a"], "ok", "{frame}");
+}

@@ -1,6 +1,6 @@
 //! Adapters (graphql): the HTTP side. `POST /graphql` requires a session (401/503 JSON
-//! otherwise, like every REST route), enforces the alias limit, and runs the query with the
-//! caller in context; `/graphql/ws` serves subscriptions
+//! otherwise, like every REST route) and runs the query with the caller in context (the
+//! schema holds the query limits, for both transports); `/graphql/ws` serves subscriptions
 //! (graphql-transport-ws and graphql-ws), authenticated at upgrade or in `connection_init`.
 
 use std::sync::Arc;
@@ -13,7 +13,6 @@ use poem::{Endpoint, FromRequest, IntoResponse, Request, Response};
 use serde_json::Value;
 
 use super::errors::VALIDATION_FAILED;
-use super::limits::aliases;
 use super::schema::{Caller, GatewaySchema, IdempotencyHeader};
 use crate::adapters::http::session_auth::{authenticate, token_from_request};
 use crate::app::Gateway;
@@ -53,20 +52,6 @@ impl Endpoint for GraphqlPost {
             .map(|v| IdempotencyHeader(v.to_owned()));
         let (req, mut body) = req.split();
         let GraphQLRequest(mut request) = GraphQLRequest::from_request(&req, &mut body).await?;
-        let max = self.gateway.graphql.max_aliases;
-        if let Ok(document) = async_graphql::parser::parse_query(&request.query)
-            && aliases(&document) > max
-        {
-            let mut error =
-                ServerError::new(format!("the query has more than {max} aliases"), None);
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "QUERY_TOO_COMPLEX");
-            return Ok(
-                GraphQLResponse(async_graphql::Response::from_errors(vec![error])).into_response(),
-            );
-        }
         request = request.data(caller);
         if let Some(key) = idempotency {
             request = request.data(key);

@@ -1,7 +1,49 @@
 //! Adapters (graphql): the alias limit async-graphql does not have (depth and complexity
-//! are its own), counted over every operation and fragment of a parsed document.
+//! are its own), counted over every operation and fragment of a parsed document. It is a
+//! schema extension, so it holds for every transport (`POST /graphql` and the WebSocket).
 
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{ServerError, ServerResult, Variables};
+
+/// The stable code of a query refused for its aliases.
+const TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+
+/// Refuses a document with more than this many aliased fields, once it is parsed.
+pub(crate) struct AliasLimit(pub usize);
+
+impl ExtensionFactory for AliasLimit {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AliasCheck(self.0))
+    }
+}
+
+struct AliasCheck(usize);
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for AliasCheck {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        if aliases(&document) > self.0 {
+            let mut error =
+                ServerError::new(format!("the query has more than {} aliases", self.0), None);
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", TOO_COMPLEX);
+            return Err(error);
+        }
+        Ok(document)
+    }
+}
 
 fn count(set: &SelectionSet) -> usize {
     set.items

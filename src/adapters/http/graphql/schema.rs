@@ -270,7 +270,8 @@ pub fn build(gw: Arc<Gateway>) -> GatewaySchema {
     let mut builder = schema_builder()
         .data(gw)
         .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity);
+        .limit_complexity(limits.max_complexity)
+        .extension(super::limits::AliasLimit(limits.max_aliases));
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
