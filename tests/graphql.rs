@@ -546,3 +546,122 @@ async fn the_query_limits_hold_over_the_websocket_as_over_post() {
     );
     assert_eq!(frame["payload"]["data"]["a"], "ok", "{frame}");
 }
+
+/// A graphql-transport-ws socket, not yet initialised.
+async fn open_socket(gw: &TestGateway) -> Ws {
+    let mut request = format!("ws://{}/graphql/ws", gw.app.public_addr)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// Reads `ws` until the gateway ends it (a close frame, the end, or an error), for at most
+/// `within`; `None` if it is still open then.
+async fn until_ended(ws: &mut Ws, within: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    tokio::time::timeout(within, async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .ok()
+    .map(|()| started.elapsed())
+}
+
+#[tokio::test]
+async fn a_socket_that_never_initialises_is_closed_and_one_that_does_stays() {
+    let (_standin, gw, token) = setup().await;
+    let mut silent = open_socket(&gw).await;
+    let mut joined = connect(&gw, &token).await;
+    let ended = until_ended(&mut silent, Duration::from_secs(20))
+        .await
+        .expect("a socket without connection_init is closed");
+    assert!(
+        ended >= Duration::from_secs(9),
+        "closed only after the wait: {ended:?}"
+    );
+    // The initialised one, quiet just as long, still answers.
+    let message = json!({"id": "h", "type": "subscribe", "payload": {"query": "{ health }"}});
+    joined
+        .send(Message::text(message.to_string()))
+        .await
+        .unwrap();
+    let frame = next_json(&mut joined).await;
+    assert_eq!(frame["payload"]["data"]["health"], "ok", "{frame}");
+}
+
+#[tokio::test]
+async fn a_socket_message_over_the_body_limit_ends_the_socket() {
+    let (_standin, gw, token) = setup().await;
+    let mut ws = connect(&gw, &token).await;
+    let huge = format!("{{ health # {} }}", "x".repeat(2 * 1024 * 1024));
+    let message = json!({"id": "big", "type": "subscribe", "payload": {"query": huge}});
+    let _ = ws.send(Message::text(message.to_string())).await;
+    assert!(
+        until_ended(&mut ws, Duration::from_secs(5)).await.is_some(),
+        "a 2 MiB message past the 1 MiB limit ends the socket"
+    );
+    // Others are not affected.
+    let mut other = connect(&gw, &token).await;
+    let message = json!({"id": "h", "type": "subscribe", "payload": {"query": "{ health }"}});
+    other
+        .send(Message::text(message.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_json(&mut other).await["payload"]["data"]["health"],
+        "ok"
+    );
+}
+
+/// The ids of the operations refused with TOO_MANY_REQUESTS among the frames `ws` gets
+/// within `within`.
+async fn refused_within(ws: &mut Ws, within: Duration) -> Vec<String> {
+    let mut refused = Vec::new();
+    let deadline = Instant::now() + within;
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline.into(), ws.next()).await {
+        let Message::Text(text) = frame else { continue };
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        if frame["payload"]["errors"][0]["extensions"]["code"] == "TOO_MANY_REQUESTS" {
+            refused.push(frame["id"].as_str().unwrap().to_owned());
+        }
+    }
+    refused
+}
+
+#[tokio::test]
+async fn a_socket_runs_at_most_a_hundred_subscriptions_at_once() {
+    let (_standin, gw, token) = setup().await;
+    let mut ws = connect(&gw, &token).await;
+    let query = "subscription($c: String) { executionEvents(clientId: $c) { cursor } }";
+    let start = |id: usize| {
+        let payload = json!({"query": query, "variables": {"c": format!("tab-{id}")}});
+        Message::text(
+            json!({"id": id.to_string(), "type": "subscribe", "payload": payload}).to_string(),
+        )
+    };
+    for id in 0..=100 {
+        ws.send(start(id)).await.unwrap();
+    }
+    let refused = refused_within(&mut ws, Duration::from_secs(1)).await;
+    assert_eq!(refused.len(), 1, "one of 101 is refused: {refused:?}");
+    // Completing one that runs makes room for another.
+    let running = if refused[0] == "0" { "1" } else { "0" };
+    let complete = json!({"id": running, "type": "complete"});
+    ws.send(Message::text(complete.to_string())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ws.send(start(200)).await.unwrap();
+    let refused = refused_within(&mut ws, Duration::from_millis(500)).await;
+    assert!(
+        refused.is_empty(),
+        "started after one completed: {refused:?}"
+    );
+}

@@ -2,18 +2,22 @@
 //! otherwise, like every REST route) and runs the query with the caller in context (the
 //! schema holds the query limits, for both transports); `/graphql/ws` serves subscriptions
 //! (graphql-transport-ws and graphql-ws), authenticated at upgrade or in `connection_init`.
+//! A socket must send `connection_init` within [`INIT_WAIT`] or is closed, its messages are
+//! bounded like request bodies (`GATEWAY_MAX_BODY_BYTES`), and it may run at most
+//! [`SOCKET_SUBSCRIPTIONS`] subscriptions at once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Data, ServerError};
 use async_graphql_poem::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
-use poem::web::websocket::WebSocket;
+use poem::web::websocket::{WebSocket, WebSocketConfig};
 use poem::{Endpoint, FromRequest, IntoResponse, Request, Response};
 use serde_json::Value;
 
 use super::errors::VALIDATION_FAILED;
-use super::schema::{Caller, GatewaySchema, IdempotencyHeader};
+use super::schema::{Caller, GatewaySchema, IdempotencyHeader, SocketSubscriptions};
 use crate::adapters::http::session_auth::{authenticate, token_from_request};
 use crate::app::Gateway;
 use crate::domain::SessionToken;
@@ -67,6 +71,12 @@ pub struct GraphqlWs {
     pub gateway: Arc<Gateway>,
 }
 
+/// How long a new socket may take to send `connection_init` before it is closed.
+pub const INIT_WAIT: Duration = Duration::from_secs(10);
+
+/// Subscriptions one socket may run at once.
+pub const SOCKET_SUBSCRIPTIONS: usize = 100;
+
 /// A token in a `connection_init` payload: `session_token`, or an `Authorization` bearer.
 fn payload_token(payload: &Value) -> Option<String> {
     let text = |key: &str| payload.get(key).and_then(Value::as_str).map(str::to_owned);
@@ -86,10 +96,16 @@ impl Endpoint for GraphqlWs {
         let websocket = WebSocket::from_request(&req, &mut body).await?;
         let protocol = GraphQLProtocol::from_request(&req, &mut body).await?;
         let (schema, gateway) = (self.schema.clone(), self.gateway.clone());
+        let largest = Some(self.gateway.max_body_bytes);
+        let config = WebSocketConfig::default()
+            .max_message_size(largest)
+            .max_frame_size(largest);
         Ok(websocket
+            .config(config)
             .protocols(ALL_WEBSOCKET_PROTOCOLS)
             .on_upgrade(move |stream| {
-                GraphQLWebSocket::new(stream, schema, protocol)
+                let (initialised, init) = tokio::sync::oneshot::channel::<()>();
+                let serving = GraphQLWebSocket::new(stream, schema, protocol)
                     .on_connection_init(move |payload| async move {
                         let raw = payload_token(&payload)
                             .or(at_upgrade)
@@ -104,10 +120,33 @@ impl Endpoint for GraphqlWs {
                             .ok_or("Invalid or expired session")?;
                         let mut data = Data::default();
                         data.insert(Caller { token, session });
+                        data.insert(SocketSubscriptions::new(SOCKET_SUBSCRIPTIONS));
+                        let _ = initialised.send(());
                         Ok(data)
                     })
-                    .serve()
+                    .serve();
+                until_initialised(serving, init)
             })
             .into_response())
     }
+}
+
+/// Serves a socket, but drops it (closing the connection) if it has not tried to initialise
+/// within [`INIT_WAIT`]. `init` is told of a successful `connection_init`, and dropped by a
+/// failed one, which the protocol then answers and closes itself.
+async fn until_initialised(
+    serving: impl Future<Output = ()>,
+    init: tokio::sync::oneshot::Receiver<()>,
+) {
+    tokio::pin!(serving);
+    tokio::select! {
+        () = &mut serving => return,
+        tried = tokio::time::timeout(INIT_WAIT, init) => {
+            if tried.is_err() {
+                tracing::debug!("a GraphQL socket sent no connection_init in time; closed");
+                return;
+            }
+        }
+    }
+    serving.await;
 }

@@ -47,5 +47,9 @@ pub(crate) fn forbidden(message: impl Into<String>) -> Error {
     coded(message.into(), "FORBIDDEN")
 }
 
+pub(crate) fn too_many(message: impl Into<String>) -> Error {
+    coded(message.into(), "TOO_MANY_REQUESTS")
+}
+
 /// The code for errors async-graphql itself raises (parse, validation, limits).
 pub(crate) const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";

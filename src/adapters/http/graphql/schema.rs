@@ -8,7 +8,7 @@ use async_graphql::{Context, Json, Object, Result, Schema, Subscription};
 use futures_util::{Stream, StreamExt};
 use serde_json::{Map, Value};
 
-use super::errors::{bad_input, forbidden, from_auth, from_execution};
+use super::errors::{bad_input, forbidden, from_auth, from_execution, too_many};
 use super::types::{ExecuteResult, Execution, ExecutionEvent};
 use crate::app::Gateway;
 use crate::app::executions::ExecuteCommand;
@@ -22,6 +22,23 @@ use crate::domain::{
 pub struct Caller {
     pub token: SessionToken,
     pub session: Arc<Session>,
+}
+
+/// The subscriptions one WebSocket may still start: each running one holds a place.
+#[derive(Debug, Clone)]
+pub struct SocketSubscriptions(Arc<tokio::sync::Semaphore>);
+
+impl SocketSubscriptions {
+    pub fn new(at_most: usize) -> Self {
+        Self(Arc::new(tokio::sync::Semaphore::new(at_most)))
+    }
+
+    /// A place for one more subscription, held until it ends.
+    fn take(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        self.0.clone().try_acquire_owned().map_err(|_| {
+            too_many("this socket runs as many subscriptions as it may; complete one first")
+        })
+    }
 }
 
 /// An `Idempotency-Key` header, when the request had one.
@@ -199,6 +216,10 @@ impl SubscriptionRoot {
     ) -> Result<impl Stream<Item = Result<ExecutionEvent>> + use<>> {
         let gw = gateway(ctx)?.clone();
         let owner = caller(ctx)?.token.key();
+        let place = ctx
+            .data_opt::<SocketSubscriptions>()
+            .map(SocketSubscriptions::take)
+            .transpose()?;
         let request_id = request_id
             .map(|r| RequestId::parse(&r).map_err(|e| bad_input(e.to_string())))
             .transpose()?;
@@ -251,7 +272,7 @@ impl SubscriptionRoot {
                 std::future::ready(for_client)
             })
             .map(move |item| {
-                let _present_while_subscribed = &presence;
+                let _present_while_subscribed = (&presence, &place);
                 item.map(ExecutionEvent::from)
                     .map_err(|e| from_execution(e.into()))
             });
