@@ -239,6 +239,12 @@ async fn noetl_down_is_backend_unavailable_within_the_timeout() {
     );
 }
 
+/// A query of `n` aliased `health` fields.
+fn aliased_health(n: usize) -> String {
+    let fields: Vec<String> = (0..n).map(|i| format!("a{i}: health")).collect();
+    format!("{{ {} }}", fields.join(" "))
+}
+
 #[tokio::test]
 async fn deep_aliased_and_huge_queries_are_refused() {
     let (_standin, gw, token) = setup().await;
@@ -261,13 +267,7 @@ async fn deep_aliased_and_huge_queries_are_refused() {
             .contains("deep"),
         "{body}"
     );
-    let aliased = format!(
-        "{{ {} }}",
-        (0..40)
-            .map(|i| format!("a{i}: health"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let aliased = aliased_health(40);
     let (_, body) = gql(&gw, &token, &aliased, json!({})).await;
     assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
     let huge = format!("{{ health # {} }}", "x".repeat(2 * 1024 * 1024));
@@ -336,14 +336,7 @@ type Ws =
 
 /// A graphql-transport-ws connection, initialised with `token`.
 async fn connect(gw: &TestGateway, token: &str) -> Ws {
-    let mut request = format!("ws://{}/graphql/ws", gw.app.public_addr)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut ws = open_socket(gw).await;
     let init = json!({"type": "connection_init", "payload": {"session_token": token}});
     ws.send(Message::text(init.to_string())).await.unwrap();
     let ack = next_json(&mut ws).await;
@@ -515,13 +508,7 @@ async fn operation_errors(ws: &mut Ws, id: &str) -> Value {
 async fn the_query_limits_hold_over_the_websocket_as_over_post() {
     let (_standin, gw, token) = setup().await;
     let mut ws = connect(&gw, &token).await;
-    let aliased = format!(
-        "{{ {} }}",
-        (0..40)
-            .map(|i| format!("a{i}: health"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let aliased = aliased_health(40);
     let message = json!({"id": "many", "type": "subscribe", "payload": {"query": aliased}});
     ws.send(Message::text(message.to_string())).await.unwrap();
     let errors = operation_errors(&mut ws, "many").await;
