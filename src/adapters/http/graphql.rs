@@ -6,6 +6,7 @@ mod errors;
 mod ide;
 mod limits;
 pub mod schema;
+mod socket;
 mod types;
 
 pub use endpoint::{GraphqlPost, GraphqlWs};

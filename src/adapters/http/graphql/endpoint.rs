@@ -2,11 +2,13 @@
 //! otherwise, like every REST route) and runs the query with the caller in context (the
 //! schema holds the query limits, for both transports); `/graphql/ws` serves subscriptions
 //! (graphql-transport-ws and graphql-ws), authenticated at upgrade or in `connection_init`.
-//! A socket must send `connection_init` within [`INIT_WAIT`] or is closed, its messages are
+//! A socket must send `connection_init` within [`INIT_WAIT`] or is closed (code 4408, by
+//! `socket::InitDeadline`), its messages are
 //! bounded like request bodies (`GATEWAY_MAX_BODY_BYTES`), and it may run at most
 //! [`SOCKET_SUBSCRIPTIONS`] subscriptions at once.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
@@ -18,6 +20,7 @@ use serde_json::Value;
 
 use super::errors::VALIDATION_FAILED;
 use super::schema::{Caller, GatewaySchema, IdempotencyHeader, SocketSubscriptions};
+use super::socket::InitDeadline;
 use crate::adapters::http::session_auth::{authenticate, token_from_request};
 use crate::app::Gateway;
 use crate::domain::SessionToken;
@@ -104,8 +107,8 @@ impl Endpoint for GraphqlWs {
             .config(config)
             .protocols(ALL_WEBSOCKET_PROTOCOLS)
             .on_upgrade(move |stream| {
-                let (initialised, init) = tokio::sync::oneshot::channel::<()>();
-                let serving = GraphQLWebSocket::new(stream, schema, protocol)
+                let (stream, initialised) = InitDeadline::new(stream, INIT_WAIT);
+                GraphQLWebSocket::new(stream, schema, protocol)
                     .on_connection_init(move |payload| async move {
                         let raw = payload_token(&payload)
                             .or(at_upgrade)
@@ -121,32 +124,11 @@ impl Endpoint for GraphqlWs {
                         let mut data = Data::default();
                         data.insert(Caller { token, session });
                         data.insert(SocketSubscriptions::new(SOCKET_SUBSCRIPTIONS));
-                        let _ = initialised.send(());
+                        initialised.store(true, Ordering::Release);
                         Ok(data)
                     })
-                    .serve();
-                until_initialised(serving, init)
+                    .serve()
             })
             .into_response())
     }
-}
-
-/// Serves a socket, but drops it (closing the connection) if it has not tried to initialise
-/// within [`INIT_WAIT`]. `init` is told of a successful `connection_init`, and dropped by a
-/// failed one, which the protocol then answers and closes itself.
-async fn until_initialised(
-    serving: impl Future<Output = ()>,
-    init: tokio::sync::oneshot::Receiver<()>,
-) {
-    tokio::pin!(serving);
-    tokio::select! {
-        () = &mut serving => return,
-        tried = tokio::time::timeout(INIT_WAIT, init) => {
-            if tried.is_err() {
-                tracing::debug!("a GraphQL socket sent no connection_init in time; closed");
-                return;
-            }
-        }
-    }
-    serving.await;
 }
