@@ -1,12 +1,12 @@
 //! Shared by every layer: locking a std `Mutex` or `RwLock` that guards plain in-memory maps,
-//! and a small number to wait on.
+//! a small number to wait on, and a fixed number of places that work takes or is refused.
 //! A poisoned lock only means another thread panicked mid-update; the maps stay structurally
 //! sound, so the gateway keeps serving rather than failing every later request.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -61,12 +61,52 @@ impl Beacon {
     }
 }
 
+/// At most a fixed number of things at once: each holds a place until it drops it, and one
+/// that finds none free is refused at once rather than queued. Clones share the places.
+#[derive(Debug, Clone)]
+pub(crate) struct Places {
+    free: Arc<Semaphore>,
+    at_most: usize,
+}
+
+impl Places {
+    pub(crate) fn new(at_most: usize) -> Self {
+        Self {
+            free: Arc::new(Semaphore::new(at_most)),
+            at_most,
+        }
+    }
+
+    /// A place, held until dropped; `None` when all are taken.
+    pub(crate) fn take(&self) -> Option<OwnedSemaphorePermit> {
+        self.free.clone().try_acquire_owned().ok()
+    }
+
+    /// How many places are taken now.
+    pub(crate) fn taken(&self) -> usize {
+        self.at_most.saturating_sub(self.free.available_permits())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::Beacon;
+    use super::{Beacon, Places};
+
+    #[test]
+    fn places_are_refused_when_all_are_taken_and_free_again_when_dropped() {
+        let places = Places::new(2);
+        let first = places.take().expect("a place");
+        let second = places.take().expect("a place");
+        assert!(places.take().is_none());
+        assert_eq!(places.taken(), 2);
+        drop(first);
+        assert_eq!(places.taken(), 1);
+        drop((second, places.take().expect("the freed place")));
+        assert_eq!(places.taken(), 0);
+    }
 
     #[tokio::test]
     async fn a_waiter_sees_a_change_made_before_or_after_it_waits() {

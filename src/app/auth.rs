@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
 pub use local::{Local, LocalSessions};
 
@@ -96,8 +96,8 @@ pub struct AuthService<R, C, Y> {
     local: LocalSessions,
     flights: Flights,
     metrics: Arc<Metrics>,
-    /// One permit per auth operation this replica may wait on NoETL for.
-    backend_slots: Arc<Semaphore>,
+    /// One place per auth operation this replica may wait on NoETL for.
+    backend_slots: crate::sync::Places,
 }
 
 impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
@@ -110,7 +110,7 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            backend_slots: Arc::new(Semaphore::new(settings.max_pending)),
+            backend_slots: crate::sync::Places::new(settings.max_pending),
             runner,
             cache,
             replies,
@@ -296,15 +296,13 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
 
     /// How many auth operations wait on NoETL now (at most `max_pending`).
     pub fn waiting_on_backend(&self) -> usize {
-        self.settings
-            .max_pending
-            .saturating_sub(self.backend_slots.available_permits())
+        self.backend_slots.taken()
     }
 
     /// A place among the operations waiting on NoETL, held until dropped; `Busy` when none
     /// is free (refused at once rather than queued).
     fn backend_slot(&self) -> Result<OwnedSemaphorePermit, AuthError> {
-        self.backend_slots.clone().try_acquire_owned().map_err(|_| {
+        self.backend_slots.take().ok_or_else(|| {
             self.metrics.auth_refused();
             AuthError::Busy
         })

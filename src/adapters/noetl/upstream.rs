@@ -17,7 +17,7 @@ use hyper::body::{Body, Incoming};
 use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// A request body on its way to NoETL.
 pub(super) type ProxyBody = UnsyncBoxBody<Bytes, std::io::Error>;
@@ -118,8 +118,7 @@ pub(super) struct Pool {
     idle: Mutex<Vec<(Upstream, Instant)>>,
     max_idle: usize,
     idle_timeout: Duration,
-    slots: Arc<Semaphore>,
-    max_open: usize,
+    slots: crate::sync::Places,
 }
 
 impl Pool {
@@ -128,19 +127,18 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             max_idle,
             idle_timeout,
-            slots: Arc::new(Semaphore::new(max_open)),
-            max_open,
+            slots: crate::sync::Places::new(max_open),
         }
     }
 
     /// A place for one more open connection; `None` when `max_open` are open.
     pub(super) fn slot(&self) -> Option<OwnedSemaphorePermit> {
-        self.slots.clone().try_acquire_owned().ok()
+        self.slots.take()
     }
 
     /// Connections open now, in use or idle.
     pub(super) fn open(&self) -> usize {
-        self.max_open.saturating_sub(self.slots.available_permits())
+        self.slots.taken()
     }
 
     /// Whether no connection is idle.

@@ -24,18 +24,18 @@ pub struct Caller {
     pub session: Arc<Session>,
 }
 
-/// The subscriptions one WebSocket may still start: each running one holds a place.
-#[derive(Debug, Clone)]
-pub struct SocketSubscriptions(Arc<tokio::sync::Semaphore>);
+/// The subscriptions one WebSocket may run at once: each running one holds a place.
+#[derive(Debug)]
+pub struct SocketSubscriptions(crate::sync::Places);
 
 impl SocketSubscriptions {
     pub fn new(at_most: usize) -> Self {
-        Self(Arc::new(tokio::sync::Semaphore::new(at_most)))
+        Self(crate::sync::Places::new(at_most))
     }
 
     /// A place for one more subscription, held until it ends.
     fn take(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
-        self.0.clone().try_acquire_owned().map_err(|_| {
+        self.0.take().ok_or_else(|| {
             too_many("this socket runs as many subscriptions as it may; complete one first")
         })
     }
