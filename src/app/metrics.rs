@@ -112,8 +112,7 @@ impl Metrics {
 
     /// Auth operations waiting on NoETL now, as last read.
     pub fn set_auth_waiting(&self, waiting: usize) {
-        let waiting = i64::try_from(waiting).unwrap_or(i64::MAX);
-        self.auth_waiting.store(waiting, Ordering::Relaxed);
+        self.auth_waiting.store(gauge(waiting), Ordering::Relaxed);
     }
 
     /// A proxied request refused because as many connections to NoETL were open as the
@@ -124,8 +123,7 @@ impl Metrics {
 
     /// The proxy's connections to NoETL open now (in use or idle), as last read.
     pub fn set_proxy_connections(&self, open: usize) {
-        let open = i64::try_from(open).unwrap_or(i64::MAX);
-        self.proxy_connections.store(open, Ordering::Relaxed);
+        self.proxy_connections.store(gauge(open), Ordering::Relaxed);
     }
 
     /// Whether the NATS connection is up (1), down (0), or not configured (-1).
@@ -135,7 +133,6 @@ impl Metrics {
 
     /// Descriptors open now and the soft limit on them (`None`: no limit), as last read.
     pub fn set_open_files(&self, open: u64, limit: Option<u64>) {
-        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.open_files.store(gauge(open), Ordering::Relaxed);
         self.open_files_limit
             .store(limit.map_or(i64::MAX, gauge), Ordering::Relaxed);
@@ -219,6 +216,11 @@ impl Metrics {
         }
         out.finish()
     }
+}
+
+/// A count as a gauge's value (the largest one past `i64::MAX`).
+fn gauge(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
 }
 
 /// The label of an HTTP status; the common ones without an allocation.

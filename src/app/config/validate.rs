@@ -99,7 +99,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         max_pending: count(
             "GATEWAY_AUTH_MAX_PENDING",
             raw.gateway_auth_max_pending,
-            MAX_AUTH_PENDING,
+            MAX_AT_ONCE,
             "the most auth operations one replica should wait on NoETL for at once (default 512)",
         )?,
         mode: match raw.gateway_auth_mode.0.trim().to_ascii_lowercase().as_str() {
@@ -236,7 +236,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             max_connections: count(
                 "GATEWAY_PROXY_MAX_CONNECTIONS",
                 raw.gateway_proxy_max_connections,
-                MAX_PROXY_CONNECTIONS,
+                MAX_AT_ONCE,
                 "the most connections one replica should hold open to NoETL for the proxy (default 1024)",
             )?,
         },
@@ -267,10 +267,10 @@ fn host(key: &str, text: &Text) -> Result<IpAddr, ConfigError> {
     })
 }
 
-/// The most auth operations a replica may be told to wait on NoETL for at once: far above
-/// what one replica can hold, and within what a semaphore counts.
-const MAX_AUTH_PENDING: usize = 1_000_000;
-const MAX_PROXY_CONNECTIONS: usize = 1_000_000;
+/// The most a bound on work a replica waits on at once may be set to (auth operations,
+/// proxy connections): far above what one replica can hold, and within what a semaphore
+/// counts.
+const MAX_AT_ONCE: usize = 1_000_000;
 
 /// A count from 1 to `at_most`; `what` completes "set it to ...".
 fn count(key: &str, value: u64, at_most: usize, what: &str) -> Result<usize, ConfigError> {
