@@ -25,12 +25,6 @@ async fn login(gw: &TestGateway, auth0_token: &str) -> (u16, Value) {
     .await
 }
 
-/// The internal listener's `/metrics` text.
-async fn metrics_text(gw: &TestGateway) -> String {
-    let answer = gw.http.get(gw.internal("/metrics")).send().await.unwrap();
-    answer.text().await.unwrap()
-}
-
 async fn validate(gw: &TestGateway, token: &str) -> Value {
     let (status, body) = gw
         .post_json("/api/auth/validate", json!({"session_token": token}))
@@ -653,7 +647,7 @@ async fn sign_ins_past_the_replicas_bound_on_waiting_playbooks_are_refused_at_on
         .await;
     assert_eq!((status, body["code"].as_str()), (503, Some("UNAVAILABLE")));
     assert!(standin.executions_of(CHECK_ACCESS).is_empty());
-    let metrics = metrics_text(&gw).await;
+    let metrics = gw.metrics_text().await;
     assert!(
         metrics.contains("\ngateway_auth_refused_total 2\n"),
         "both refusals are counted: {metrics}"
@@ -669,7 +663,7 @@ async fn sign_ins_past_the_replicas_bound_on_waiting_playbooks_are_refused_at_on
     }
     let (status, body) = login(&gw, "good:7:ada@example.com").await;
     assert_eq!(status, 200, "{body}");
-    let metrics = metrics_text(&gw).await;
+    let metrics = gw.metrics_text().await;
     assert!(
         metrics.contains("\ngateway_auth_backend_waiting 0\n"),
         "nothing waits once every login answered: {metrics}"

@@ -555,15 +555,7 @@ async fn past_the_bound_on_connections_a_request_is_refused_at_once_and_served_w
         "refused at once"
     );
     assert!(seen_paths(&seen).is_empty(), "nothing reached NoETL");
-    let metrics = gw
-        .http
-        .get(gw.internal("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics_text().await;
     assert!(
         metrics.contains("\ngateway_proxy_upstream_connections 2\n"),
         "{metrics}"

@@ -92,6 +92,17 @@ impl TestGateway {
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// The internal listener's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        let answer = self
+            .http
+            .get(self.internal("/metrics"))
+            .send()
+            .await
+            .unwrap();
+        answer.text().await.unwrap()
+    }
+
     /// What `/readyz` says of NATS: `connected`, `degraded` or `memory`.
     pub async fn nats_state(&self) -> String {
         let body: serde_json::Value = self
