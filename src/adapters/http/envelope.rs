@@ -10,7 +10,7 @@ use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;
 
-use super::error::{ErrorBody, ErrorCode};
+use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::head_limit::{TOO_LARGE_MESSAGE, too_large};
 use super::request_id::{CorrelationId, HEADER};
 use super::route_label::{allowed_methods, method_label, route_template};
@@ -231,6 +231,18 @@ pub(crate) fn coded_error_response(
         .status(status)
         .content_type("application/json; charset=utf-8")
         .body(json.to_string())
+}
+
+/// The response of an [`ApiError`] on a route outside poem-openapi: its JSON error body,
+/// and its retry hint as `Retry-After` when it has one.
+pub(crate) fn api_error_response(api: &ApiError, id: &CorrelationId) -> Response {
+    let mut response = coded_error_response(api.status, api.body.code, &api.body.error, id);
+    if let Some(secs) = api.retry_after_secs {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }
 
 #[cfg(test)]

@@ -125,6 +125,13 @@ impl ApiError {
         }
     }
 
+    /// The same error with a hint to retry after `secs` seconds.
+    #[must_use]
+    pub fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
     pub fn invalid_input(err: &ValidationError, id: &CorrelationId) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use futures_util::{StreamExt, TryStreamExt};
-use poem::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use poem::http::{HeaderMap, Method, StatusCode, Uri, header};
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 
-use super::envelope::{coded_error_response, error_response};
-use super::error::ErrorCode;
+use super::envelope::{api_error_response, coded_error_response, error_response};
+use super::error::{ApiError, ErrorCode};
 use super::proxy_headers::{upstream_headers, without_hop_by_hop};
 use super::request_id::CorrelationId;
 use super::session_auth::authenticate_parts;
@@ -238,16 +238,13 @@ pub(crate) async fn forward(
             // Counted in the metrics; one line per refusal would flood the log in a burst.
             gateway.metrics.proxy_refused();
             tracing::debug!(request_id = %id.as_str(), "proxied request refused: connection bound reached");
-            let mut refusal = coded_error_response(
+            let busy = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::Unavailable,
                 "the gateway holds as many connections to NoETL as it may; retry shortly",
                 id,
             );
-            refusal
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            refusal
+            api_error_response(&busy.retry_after(1), id)
         }
         Err(ForwardError::Unreachable(cause)) => {
             tracing::warn!(request_id = %id.as_str(), error = %cause, "NoETL unreachable from the proxy");

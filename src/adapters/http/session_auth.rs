@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
-use poem::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
+use poem::http::{HeaderMap, HeaderName, StatusCode, Uri, header};
 use poem::{Request, Response};
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
 
-use super::envelope::{coded_error_response, error_response};
+use super::envelope::{api_error_response, error_response};
 use super::error::ApiError;
 use super::request_id::CorrelationId;
 use crate::app::Gateway;
@@ -151,16 +151,7 @@ pub(crate) async fn authenticate_parts(
     match gateway.auth.resolve(&token).await {
         Ok(Some(session)) => Ok((token, session)),
         Ok(None) => Err(refuse("Invalid or expired session")),
-        Err(err) => {
-            let api = ApiError::from_auth(&err, id);
-            let mut response = coded_error_response(api.status, api.body.code, &api.body.error, id);
-            if let Some(secs) = api.retry_after_secs {
-                response
-                    .headers_mut()
-                    .insert("retry-after", HeaderValue::from(secs));
-            }
-            Err(response)
-        }
+        Err(err) => Err(api_error_response(&ApiError::from_auth(&err, id), id)),
     }
 }
 
