@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod patience;
 pub mod presence;
 pub mod readiness;
+pub mod stream_quota;
 pub mod telemetry;
 pub mod watcher;
 pub mod wiring;

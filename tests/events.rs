@@ -763,3 +763,68 @@ async fn a_session_that_cannot_be_checked_is_told_to_reconnect_not_refused() {
         "a session already known to be invalid is still refused"
     );
 }
+
+#[tokio::test]
+async fn a_session_holds_at_most_its_bound_of_streams_and_may_still_reopen_one() {
+    let standin = NoetlStandIn::start().await;
+    let gw = TestGateway::beside(&standin, |raw| {
+        raw.gateway_max_streams_per_session = 2;
+        raw.gateway_heartbeat_interval_secs = 1;
+    })
+    .await;
+    let token = standin.add_session(41, "many@example.com", json!([]));
+    let other = standin.add_session(42, "other@example.com", json!([]));
+    let mut first = open(&gw, &token, "tab-q1", None).await;
+    let second = open(&gw, &token, "tab-q2", None).await;
+
+    let over = gw
+        .http
+        .get(gw.public(&format!("/events?session_token={token}&client_id=tab-q3")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over.status(), 429);
+    assert_eq!(
+        over.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    let body: Value = over.json().await.unwrap();
+    assert_eq!(body["code"], "TOO_MANY_REQUESTS", "{body}");
+    assert!(body["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+    assert!(
+        gw.metrics_text()
+            .await
+            .contains("gateway_streams_refused_total 1"),
+        "the refusal is counted"
+    );
+
+    // Another session is not affected, and a reopened client id replaces its older stream.
+    let _others = open(&gw, &other, "tab-o1", None).await;
+    let _again = open(&gw, &token, "tab-q1", None).await;
+    let mut told = Vec::new();
+    while let Some(frame) = first.next_within(Duration::from_secs(5)).await {
+        told.push(frame.event);
+    }
+    assert_eq!(
+        told.last().map(String::as_str),
+        Some("reconnect"),
+        "{told:?}"
+    );
+
+    // A closed stream gives its place back.
+    drop(second);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let sse = connect_events(&gw, &token, "tab-q3", None).await;
+        if sse.status == 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the closed stream's place came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

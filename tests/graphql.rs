@@ -665,3 +665,44 @@ async fn a_socket_runs_at_most_a_hundred_subscriptions_at_once() {
         "started after one completed: {refused:?}"
     );
 }
+
+#[tokio::test]
+async fn subscriptions_and_sse_streams_share_the_sessions_bound() {
+    let standin = NoetlStandIn::start().await;
+    let gw = TestGateway::beside(&standin, |raw| raw.gateway_max_streams_per_session = 2).await;
+    let token = standin.add_session(22, "bound@example.com", json!([]));
+    let mut ws = connect(&gw, &token).await;
+    let query = "subscription($c: String) { executionEvents(clientId: $c) { cursor } }";
+    for id in 0..3 {
+        let payload = json!({"query": query, "variables": {"c": format!("tab-b{id}")}});
+        let message = json!({"id": id.to_string(), "type": "subscribe", "payload": payload});
+        ws.send(Message::text(message.to_string())).await.unwrap();
+    }
+    let refused = refused_within(&mut ws, Duration::from_secs(1)).await;
+    assert_eq!(refused.len(), 1, "one of 3 is refused: {refused:?}");
+
+    let sse = gw
+        .http
+        .get(gw.public(&format!("/events?session_token={token}&client_id=tab-b9")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sse.status(),
+        429,
+        "the subscriptions hold the session's places"
+    );
+
+    let running = if refused[0] == "0" { "1" } else { "0" };
+    let complete = json!({"id": running, "type": "complete"});
+    ws.send(Message::text(complete.to_string())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let payload = json!({"query": query, "variables": {"c": "tab-b5"}});
+    let message = json!({"id": "5", "type": "subscribe", "payload": payload});
+    ws.send(Message::text(message.to_string())).await.unwrap();
+    let refused = refused_within(&mut ws, Duration::from_millis(500)).await;
+    assert!(
+        refused.is_empty(),
+        "a completed one gave its place back: {refused:?}"
+    );
+}

@@ -224,6 +224,9 @@ impl Application {
             callbacks,
             draining,
             heartbeat: config.heartbeat_interval,
+            streams: crate::app::stream_quota::StreamQuota::new(
+                config.events.max_streams_per_session,
+            ),
             forwarder: HyperForwarder::new(ForwarderSettings {
                 base_url: config.noetl.base_url.clone(),
                 connect_timeout: config.proxy.connect_timeout,

@@ -31,6 +31,8 @@ pub struct Gateway {
     pub enforce_playbook_access: bool,
     /// Turns true when the gateway starts draining: open streams say goodbye and end.
     pub draining: tokio::sync::watch::Receiver<bool>,
+    /// The bound on event streams one session holds open here.
+    pub streams: super::stream_quota::StreamQuota,
     /// Heartbeat of the SSE streams.
     pub heartbeat: std::time::Duration,
     /// Streams proxied requests to NoETL.

@@ -25,6 +25,7 @@ pub struct Metrics {
     auth_refused: Counter,
     auth_waiting: AtomicI64,
     proxy_refused: Counter,
+    streams_refused: Counter,
     proxy_connections: AtomicI64,
     nats_connected: AtomicI64,
     open_files: AtomicI64,
@@ -121,6 +122,12 @@ impl Metrics {
         self.proxy_refused.increment();
     }
 
+    /// An SSE stream or GraphQL subscription refused because its session held as many open
+    /// on this replica as it may (`GATEWAY_MAX_STREAMS_PER_SESSION`).
+    pub fn stream_refused(&self) {
+        self.streams_refused.increment();
+    }
+
     /// The proxy's connections to NoETL open now (in use or idle), as last read.
     pub fn set_proxy_connections(&self, open: usize) {
         self.proxy_connections.store(gauge(open), Ordering::Relaxed);
@@ -189,6 +196,11 @@ impl Metrics {
             "gateway_proxy_refused_total",
             "Proxied requests refused at once because GATEWAY_PROXY_MAX_CONNECTIONS connections to NoETL were open.",
             self.proxy_refused.value(),
+        );
+        out.counter(
+            "gateway_streams_refused_total",
+            "SSE streams and GraphQL subscriptions refused because their session held GATEWAY_MAX_STREAMS_PER_SESSION open on this replica.",
+            self.streams_refused.value(),
         );
         out.gauge(
             "gateway_proxy_upstream_connections",

@@ -16,7 +16,8 @@ use poem::{Body, Request, Response, handler};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::envelope::error_response;
+use super::envelope::{api_error_response, error_response};
+use super::error::{ApiError, ErrorCode};
 use super::request_id::CorrelationId;
 use super::session_auth::authenticate;
 use crate::adapters::trace_context;
@@ -24,12 +25,15 @@ use crate::app::Gateway;
 use crate::app::executions::ExecutionError;
 use crate::app::metrics::SseGuard;
 use crate::app::presence::PresenceGuard;
+use crate::app::stream_quota::StreamPlace;
 use crate::domain::{ClientEvent, ClientId, EventCursor, LoggedEvent, PendingRequest, StreamId};
 use crate::ports::EventStream;
 
 const PROTOCOL_VERSION: &str = "2024-11-05";
 /// How long a client waits before reconnecting after the gateway ends its stream.
 const RETRY_MS: u64 = 1_000;
+/// The `Retry-After` of a stream refused at its session's bound.
+const RETRY_AFTER_SECS: u32 = 5;
 
 fn query_param(req: &Request, name: &str) -> Option<String> {
     req.uri().query().and_then(|q| {
@@ -184,6 +188,9 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
         None => (ClientId::generate(), true),
     };
     let owner = token.key();
+    let Some(place) = gateway.streams.enter_sse(&owner, &client) else {
+        return too_many_streams(&gateway, &id);
+    };
     let logged = match gateway
         .executions
         .follow_client(&client, &owner, after)
@@ -224,7 +231,7 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
     };
     let missed = gateway.executions.missed_after(&client, after).await;
     let first = init_frame(&client, &pending, after, missed);
-    let body = live(gateway.clone(), client, logged, after, mark);
+    let body = live(gateway.clone(), client, logged, after, mark, place);
     sse_response(stream::iter([first]).chain(body))
 }
 
@@ -246,6 +253,7 @@ struct Live {
     logged: EventStream,
     presence: PresenceGuard,
     _open: SseGuard,
+    _place: StreamPlace,
     draining: watch::Receiver<bool>,
     /// The cursor of the last frame sent (the client's resume point).
     last: u64,
@@ -282,11 +290,13 @@ fn live(
     logged: EventStream,
     after: Option<EventCursor>,
     mark: Mark,
+    place: StreamPlace,
 ) -> impl Stream<Item = Event> + Send {
     let state = Live {
         logged,
         presence: gateway.callbacks.presence().enter(&client),
         _open: gateway.metrics.sse_opened(),
+        _place: place,
         draining: gateway.draining.clone(),
         last: after.map_or(0, EventCursor::get),
         mark,
@@ -325,6 +335,22 @@ fn live(
         Some((stream::iter(frames), st))
     })
     .flatten()
+}
+
+/// The answer to a stream over its session's bound: an error status (not a stream that
+/// ends, which `EventSource` would reopen at once, and again after each retry).
+fn too_many_streams(gateway: &Gateway, id: &CorrelationId) -> Response {
+    gateway.metrics.stream_refused();
+    let refused = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::TooManyRequests,
+        format!(
+            "this session holds {} event streams open on this replica, as many as it may; close one first",
+            gateway.streams.at_most()
+        ),
+        id,
+    );
+    api_error_response(&refused.retry_after(RETRY_AFTER_SECS), id)
 }
 
 /// A stream that only tells the client to reconnect from `after` (its own cursor).

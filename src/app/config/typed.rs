@@ -72,6 +72,8 @@ pub struct EventsConfig {
     pub stream: String,
     pub retention: Duration,
     pub max_bytes: u64,
+    /// SSE streams and GraphQL subscriptions one session may hold open on one replica.
+    pub max_streams_per_session: usize,
 }
 
 /// The streaming proxy's bounds and path policy.
@@ -228,6 +230,10 @@ impl Config {
             ("GATEWAY_EVENT_STREAM", self.events.stream.clone()),
             ("GATEWAY_EVENT_RETENTION_SECS", secs(self.events.retention)),
             ("GATEWAY_EVENT_MAX_BYTES", self.events.max_bytes.to_string()),
+            (
+                "GATEWAY_MAX_STREAMS_PER_SESSION",
+                self.events.max_streams_per_session.to_string(),
+            ),
             (
                 "GATEWAY_WATCH_INTERVAL_MS",
                 self.watch.interval.as_millis().to_string(),

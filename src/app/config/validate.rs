@@ -184,6 +184,12 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             raw.gateway_event_max_bytes,
         )?)
         .unwrap_or(u64::MAX),
+        max_streams_per_session: count(
+            "GATEWAY_MAX_STREAMS_PER_SESSION",
+            raw.gateway_max_streams_per_session,
+            MAX_AT_ONCE,
+            "the most event streams one session should hold open on one replica (default 256)",
+        )?,
     };
     Ok(Config {
         public_addr,

@@ -220,6 +220,13 @@ impl SubscriptionRoot {
             .data_opt::<SocketSubscriptions>()
             .map(SocketSubscriptions::take)
             .transpose()?;
+        let session_place = gw.streams.enter_subscription(&owner).ok_or_else(|| {
+            gw.metrics.stream_refused();
+            too_many(format!(
+                "this session holds {} event streams open on this replica, as many as it may; complete one first",
+                gw.streams.at_most()
+            ))
+        })?;
         let request_id = request_id
             .map(|r| RequestId::parse(&r).map_err(|e| bad_input(e.to_string())))
             .transpose()?;
@@ -272,7 +279,7 @@ impl SubscriptionRoot {
                 std::future::ready(for_client)
             })
             .map(move |item| {
-                let _present_while_subscribed = (&presence, &place);
+                let _present_while_subscribed = (&presence, &place, &session_place);
                 item.map(ExecutionEvent::from)
                     .map_err(|e| from_execution(e.into()))
             });
