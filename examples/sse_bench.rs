@@ -2,7 +2,8 @@
 //! client id; one connection each, or with `--http2 C` spread over C HTTP/2 connections),
 //! starts one playbook per measured client, then posts progress
 //! callbacks at a fixed rate to the internal listener (optionally another replica's) and
-//! measures callback-to-frame latency. Prints one JSON line.
+//! measures callback-to-frame latency. Prints one JSON line. Every stream uses `--token`'s
+//! session, or with `--per_session N` one session per N clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a bench tool, not the service
 
 #[path = "support/args.rs"]
@@ -81,6 +82,16 @@ async fn http2_connection(public: &str) -> SendRequest<Empty<Bytes>> {
     send
 }
 
+/// The session token of client number `c`: `token` for every client when `per_session` is 0,
+/// else one session per `per_session` clients (a session holds at most
+/// `GATEWAY_MAX_STREAMS_PER_SESSION` streams on a replica).
+fn session_of(token: &str, c: usize, per_session: usize) -> String {
+    match per_session {
+        0 => token.to_owned(),
+        n => format!("{token}-{}", c / n),
+    }
+}
+
 /// Opens one stream and, when `latencies` is given, records progress frames' delays.
 async fn stream(
     transport: Transport,
@@ -138,6 +149,7 @@ async fn main() {
     let seconds: f64 = arg("seconds", "10").parse().unwrap();
     let hold: f64 = arg("hold", "0").parse().unwrap();
     let http2: usize = arg("http2", "0").parse().unwrap();
+    let per_session: usize = arg("per_session", "0").parse().unwrap();
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -149,7 +161,13 @@ async fn main() {
         let query = "mutation($c: String) { executePlaybook(name: \"tests/silent\", clientId: $c, variables: {delay_ms: 3600000}) { requestId } }";
         let body: Value = http
             .post(format!("http://{public}/graphql"))
-            .header("cookie", format!("session_token={token}"))
+            .header(
+                "cookie",
+                format!(
+                    "session_token={}",
+                    session_of(&token, c + offset, per_session)
+                ),
+            )
             .json(&json!({"query": query, "variables": {"c": format!("bench-{}", c + offset)}}))
             .send()
             .await
@@ -181,7 +199,7 @@ async fn main() {
         tokio::spawn(stream(
             transports[c % transports.len()].clone(),
             public.clone(),
-            token.clone(),
+            session_of(&token, c + offset, per_session),
             client,
             opened.clone(),
             lat,
