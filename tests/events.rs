@@ -828,3 +828,38 @@ async fn a_session_holds_at_most_its_bound_of_streams_and_may_still_reopen_one()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_reopened_stream_lists_its_clients_pending_requests_and_a_new_client_none() {
+    let standin = NoetlStandIn::start().await;
+    let gw = TestGateway::beside(&standin, |_| {}).await;
+    let token = standin.add_session(43, "pending@example.com", json!([]));
+    let first = open(&gw, &token, "tab-p", None).await;
+    let started = execute(&gw, &token, SILENT, "tab-p", json!({"delay_ms": 60_000})).await;
+    drop(first);
+
+    let mut again = connect_events(&gw, &token, "tab-p", None).await;
+    let init = again.next().await;
+    let pending = init.data["result"]["pendingRequests"].clone();
+    assert_eq!(
+        pending,
+        json!([{
+            "requestId": started["requestId"],
+            "executionId": started["executionId"],
+            "playbookPath": SILENT,
+        }]),
+        "{init:?}"
+    );
+
+    let mut fresh = SseClient::connect(
+        gw.http
+            .get(gw.public(&format!("/events?session_token={token}"))),
+    )
+    .await;
+    let init = fresh.next().await;
+    assert_eq!(
+        init.data["result"]["pendingRequests"],
+        json!([]),
+        "{init:?}"
+    );
+}

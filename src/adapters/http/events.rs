@@ -209,14 +209,20 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
             return reconnect_later(after);
         }
     };
-    let pending: Vec<PendingRequest> = gateway
-        .executions
-        .pending_for(&client)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|p| !p.completed)
-        .collect();
+    // A client id generated just now has nothing pending, and listing it would still cost
+    // the store a scan (over NATS, one that grows with the bucket).
+    let pending: Vec<PendingRequest> = if fresh {
+        Vec::new()
+    } else {
+        gateway
+            .executions
+            .pending_for(&client)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| !p.completed)
+            .collect()
+    };
     let mark = if fresh {
         Mark::Newest
     } else {
