@@ -226,6 +226,7 @@ impl Application {
             heartbeat: config.heartbeat_interval,
             streams: crate::app::stream_quota::StreamQuota::new(
                 config.events.max_streams_per_session,
+                metrics.clone(),
             ),
             forwarder: HyperForwarder::new(ForwarderSettings {
                 base_url: config.noetl.base_url.clone(),

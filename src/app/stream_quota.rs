@@ -7,7 +7,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::metrics::Metrics;
 use crate::domain::{ClientId, SessionKey};
+
+/// A stream refused because its session holds as many open on this replica as it may.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "this session holds {0} event streams open on this replica, as many as it may; close one first"
+)]
+pub struct StreamsFull(pub usize);
 
 /// One session's open streams on this replica.
 #[derive(Debug, Default)]
@@ -17,11 +25,13 @@ struct Held {
     replaceable: HashMap<ClientId, usize>,
 }
 
-/// The per-session bound on open event streams. Clones share the count.
+/// The per-session bound on open event streams. Clones share the count; refusals are
+/// counted in the metrics.
 #[derive(Debug, Clone)]
 pub struct StreamQuota {
     at_most: usize,
     sessions: Arc<Mutex<HashMap<SessionKey, Held>>>,
+    metrics: Arc<Metrics>,
 }
 
 /// A stream's place in its session's quota, given back when dropped.
@@ -33,35 +43,44 @@ pub struct StreamPlace {
 }
 
 impl StreamQuota {
-    pub fn new(at_most: usize) -> Self {
+    pub fn new(at_most: usize, metrics: Arc<Metrics>) -> Self {
         Self {
             at_most,
             sessions: Arc::default(),
+            metrics,
         }
-    }
-
-    /// The most streams one session may hold open here.
-    pub fn at_most(&self) -> usize {
-        self.at_most
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut HashMap<SessionKey, Held>) -> T) -> T {
         f(&mut crate::sync::lock(&self.sessions))
     }
 
-    /// A place for an SSE stream of `client`, or `None` when the session holds as many
-    /// streams as it may and none of them is `client`'s (which this one would replace).
-    pub fn enter_sse(&self, owner: &SessionKey, client: &ClientId) -> Option<StreamPlace> {
+    /// A place for an SSE stream of `client`. Refused when the session holds as many streams
+    /// as it may and none of them is `client`'s (which this one would replace).
+    ///
+    /// # Errors
+    /// [`StreamsFull`] when refused.
+    pub fn enter_sse(
+        &self,
+        owner: &SessionKey,
+        client: &ClientId,
+    ) -> Result<StreamPlace, StreamsFull> {
         self.enter(owner, Some(client))
     }
 
-    /// A place for a GraphQL subscription, or `None` when the session holds as many streams
-    /// as it may.
-    pub fn enter_subscription(&self, owner: &SessionKey) -> Option<StreamPlace> {
+    /// A place for a GraphQL subscription.
+    ///
+    /// # Errors
+    /// [`StreamsFull`] when the session holds as many streams as it may.
+    pub fn enter_subscription(&self, owner: &SessionKey) -> Result<StreamPlace, StreamsFull> {
         self.enter(owner, None)
     }
 
-    fn enter(&self, owner: &SessionKey, client: Option<&ClientId>) -> Option<StreamPlace> {
+    fn enter(
+        &self,
+        owner: &SessionKey,
+        client: Option<&ClientId>,
+    ) -> Result<StreamPlace, StreamsFull> {
         let admitted = self.with(|sessions| {
             let now = sessions.get(owner);
             let streams = now.map_or(0, |h| h.streams);
@@ -77,7 +96,11 @@ impl StreamQuota {
             }
             true
         });
-        admitted.then(|| StreamPlace {
+        if !admitted {
+            self.metrics.stream_refused();
+            return Err(StreamsFull(self.at_most));
+        }
+        Ok(StreamPlace {
             quota: self.clone(),
             owner: owner.clone(),
             replaceable: client.cloned(),
@@ -128,30 +151,35 @@ mod tests {
 
     #[test]
     fn a_session_holds_at_most_the_bound_and_others_are_not_affected() {
-        let quota = StreamQuota::new(2);
+        let metrics = Arc::new(Metrics::new());
+        let quota = StreamQuota::new(2, metrics.clone());
         let (a, b) = (key("session-a-token"), key("session-b-token"));
         let first = quota.enter_sse(&a, &client("tab-1"));
         let second = quota.enter_subscription(&a);
-        assert!(first.is_some() && second.is_some());
-        assert!(quota.enter_sse(&a, &client("tab-2")).is_none());
-        assert!(quota.enter_subscription(&a).is_none());
+        assert!(first.is_ok() && second.is_ok());
+        assert!(quota.enter_sse(&a, &client("tab-2")).is_err());
+        assert!(quota.enter_subscription(&a).is_err());
         assert_eq!(quota.held_by(&a), 2);
-        assert!(quota.enter_subscription(&b).is_some(), "another session");
+        assert!(
+            metrics.render().contains("gateway_streams_refused_total 2"),
+            "both refusals are counted"
+        );
+        assert!(quota.enter_subscription(&b).is_ok(), "another session");
         drop(second);
-        assert!(quota.enter_sse(&a, &client("tab-2")).is_some());
+        assert!(quota.enter_sse(&a, &client("tab-2")).is_ok());
     }
 
     #[test]
     fn an_sse_stream_reopening_its_client_id_gets_in_at_the_bound() {
-        let quota = StreamQuota::new(1);
+        let quota = StreamQuota::new(1, Arc::new(Metrics::new()));
         let a = key("session-a-token");
         let old = quota.enter_sse(&a, &client("tab-1")).unwrap();
         let new = quota.enter_sse(&a, &client("tab-1"));
-        assert!(new.is_some(), "it replaces the older stream");
+        assert!(new.is_ok(), "it replaces the older stream");
         assert_eq!(quota.held_by(&a), 2);
         drop(old);
         assert_eq!(quota.held_by(&a), 1);
-        assert!(quota.enter_sse(&a, &client("tab-2")).is_none());
+        assert!(quota.enter_sse(&a, &client("tab-2")).is_err());
         drop(new);
         assert_eq!(quota.held_by(&a), 0);
         assert!(quota.with(|s| s.is_empty()), "nothing is left behind");

@@ -25,7 +25,7 @@ use crate::app::Gateway;
 use crate::app::executions::ExecutionError;
 use crate::app::metrics::SseGuard;
 use crate::app::presence::PresenceGuard;
-use crate::app::stream_quota::StreamPlace;
+use crate::app::stream_quota::{StreamPlace, StreamsFull};
 use crate::domain::{ClientEvent, ClientId, EventCursor, LoggedEvent, PendingRequest, StreamId};
 use crate::ports::EventStream;
 
@@ -188,8 +188,9 @@ pub async fn events(req: &Request, gateway: Data<&Arc<Gateway>>) -> Response {
         None => (ClientId::generate(), true),
     };
     let owner = token.key();
-    let Some(place) = gateway.streams.enter_sse(&owner, &client) else {
-        return too_many_streams(&gateway, &id);
+    let place = match gateway.streams.enter_sse(&owner, &client) {
+        Ok(place) => place,
+        Err(full) => return too_many_streams(&full, &id),
     };
     let logged = match gateway
         .executions
@@ -345,15 +346,11 @@ fn live(
 
 /// The answer to a stream over its session's bound: an error status (not a stream that
 /// ends, which `EventSource` would reopen at once, and again after each retry).
-fn too_many_streams(gateway: &Gateway, id: &CorrelationId) -> Response {
-    gateway.metrics.stream_refused();
+fn too_many_streams(full: &StreamsFull, id: &CorrelationId) -> Response {
     let refused = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::TooManyRequests,
-        format!(
-            "this session holds {} event streams open on this replica, as many as it may; close one first",
-            gateway.streams.at_most()
-        ),
+        full.to_string(),
         id,
     );
     api_error_response(&refused.retry_after(RETRY_AFTER_SECS), id)

@@ -220,13 +220,10 @@ impl SubscriptionRoot {
             .data_opt::<SocketSubscriptions>()
             .map(SocketSubscriptions::take)
             .transpose()?;
-        let session_place = gw.streams.enter_subscription(&owner).ok_or_else(|| {
-            gw.metrics.stream_refused();
-            too_many(format!(
-                "this session holds {} event streams open on this replica, as many as it may; complete one first",
-                gw.streams.at_most()
-            ))
-        })?;
+        let session_place = gw
+            .streams
+            .enter_subscription(&owner)
+            .map_err(|full| too_many(full.to_string()))?;
         let request_id = request_id
             .map(|r| RequestId::parse(&r).map_err(|e| bad_input(e.to_string())))
             .transpose()?;
