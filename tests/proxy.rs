@@ -422,10 +422,22 @@ async fn the_path_policy_needs_its_roles_and_a_trace_context_goes_upstream() {
     assert_eq!(denied.status(), 403);
     let body: Value = denied.json().await.unwrap();
     assert_eq!(body["code"], "FORBIDDEN");
+    let with_query = gw
+        .http
+        .post(gw.public("/noetl/postgres/execute?dry_run=true"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        with_query.status(),
+        403,
+        "a query string does not change the path"
+    );
     assert_eq!(
         seen_paths(&seen),
         vec!["/api/credentials/pg?".to_owned()],
-        "the denied call never reached upstream"
+        "the denied calls never reached upstream"
     );
 }
 

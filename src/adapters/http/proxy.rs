@@ -151,11 +151,12 @@ pub(crate) async fn forward(
         Ok(found) => found,
         Err(refusal) => return refusal,
     };
-    let upstream_path = target
-        .trim_start_matches("/api/")
-        .split('?')
-        .next()
-        .unwrap_or_default();
+    // The path as the policy names it: without `/api/` (which `upstream_target` put in
+    // front) and without the query.
+    let after_api = target.strip_prefix("/api/").unwrap_or(&target);
+    let upstream_path = after_api
+        .split_once('?')
+        .map_or(after_api, |(path, _)| path);
     if !gateway
         .proxy_policy
         .allows(upstream_path, &session.user.roles)
