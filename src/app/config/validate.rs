@@ -273,9 +273,9 @@ fn host(key: &str, text: &Text) -> Result<IpAddr, ConfigError> {
     })
 }
 
-/// The most a bound on work a replica waits on at once may be set to (auth operations,
-/// proxy connections): far above what one replica can hold, and within what a semaphore
-/// counts.
+/// The most a bound on what a replica holds at once may be set to (auth operations waiting
+/// on NoETL, proxy connections, one session's event streams): far above what one replica can
+/// hold, and within what a semaphore counts.
 const MAX_AT_ONCE: usize = 1_000_000;
 
 /// A count from 1 to `at_most`; `what` completes "set it to ...".
