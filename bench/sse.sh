@@ -17,12 +17,14 @@ SSE_BENCH=$TARGET/release/examples/sse_bench
 start_stub
 
 # Every stream is one session's (the per-stream figure is then free of the session lookups'
-# effect; see bench/README.md), so that session's stream bound is lifted.
+# effect; see bench/README.md), so that session's stream bound is lifted; so is the
+# listener's connection bound, which the open-file limit would otherwise set just under the
+# streams this script opens.
 start_gateway() { # name nats_url [internal_url]
   local pub int; pub=$(free_port); int=$(free_port)
   ROUTER_PORT=$pub GATEWAY_INTERNAL_PORT=$int GATEWAY_BIND_HOST=127.0.0.1 GATEWAY_INTERNAL_BIND_HOST=127.0.0.1 \
     NATS_URL=$2 NOETL_BASE_URL=http://127.0.0.1:$stub RUST_LOG=error GATEWAY_WATCH_GRACE_SECS=3600 \
-    GATEWAY_HEARTBEAT_INTERVAL_SECS=30 GATEWAY_MAX_STREAMS_PER_SESSION=1000000 "$GATEWAY" >/dev/null 2>&1 &
+    GATEWAY_HEARTBEAT_INTERVAL_SECS=30 GATEWAY_MAX_STREAMS_PER_SESSION=1000000 GATEWAY_MAX_CONNECTIONS=1000000 "$GATEWAY" >/dev/null 2>&1 &
   local pid=$!; PIDS+=($pid)
   wait_http "http://127.0.0.1:$pub/health"
   eval "$1_PUB=127.0.0.1:$pub $1_INT=127.0.0.1:$int $1_PID=$pid"

@@ -19,7 +19,7 @@ for round in $(seq "$ROUNDS"); do
     pub=$(free_port); int=$(free_port)
     ROUTER_PORT=$pub GATEWAY_INTERNAL_PORT=$int GATEWAY_BIND_HOST=127.0.0.1 GATEWAY_INTERNAL_BIND_HOST=127.0.0.1 \
       NATS_URL=memory NOETL_BASE_URL="http://127.0.0.1:$stub" RUST_LOG=error GATEWAY_WATCH_GRACE_SECS=3600 \
-      GATEWAY_MAX_STREAMS_PER_SESSION=1000000 "$bin" >/dev/null 2>&1 &
+      GATEWAY_MAX_STREAMS_PER_SESSION=1000000 GATEWAY_MAX_CONNECTIONS=1000000 "$bin" >/dev/null 2>&1 &
     gw=$!; PIDS+=($gw)
     wait_http "http://127.0.0.1:$pub/health"
     before=$(proc_kib "$gw")

@@ -5,6 +5,7 @@
 pub mod application;
 pub mod auth;
 pub mod callbacks;
+pub mod capacity;
 pub mod config;
 pub mod executions;
 pub mod gateway;

@@ -474,3 +474,130 @@ async fn an_http2_request_with_headers_over_32_kib_is_answered_431_in_the_error_
     let response = send.send_request(request).await.expect("an answer");
     assert_eq!(response.status(), 200);
 }
+
+/// A gateway whose public listener holds at most `bound` client connections.
+async fn with_connection_bound(bound: u64) -> TestGateway {
+    let mut raw = base_raw_config("http://127.0.0.1:9", None);
+    raw.gateway_max_connections = bound;
+    TestGateway::start(raw).await
+}
+
+/// A connection to the public listener that has had one `/health` answered, so the gateway
+/// has admitted it; it is kept open.
+async fn admitted(gw: &TestGateway) -> TcpStream {
+    let mut conn = TcpStream::connect(gw.app.public_addr).await.unwrap();
+    conn.write_all(b"GET /health HTTP/1.1\r\nhost: gw\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_until(&mut conn, "\r\n\r\n", Duration::from_secs(5)).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    conn
+}
+
+/// A `/health` request on a new connection, read until the gateway closes it: the whole
+/// answer, or `None` when it kept the connection open.
+async fn health_on_a_new_connection(gw: &TestGateway) -> Option<String> {
+    let (mut read, mut write) = open(gw).await;
+    write
+        .write_all(b"GET /health HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    until_closed(&mut read, Duration::from_secs(5))
+        .await
+        .map(|got| String::from_utf8_lossy(&got).into_owned())
+}
+
+/// The value of an unlabelled metric in the gateway's `/metrics` text.
+async fn metric(gw: &TestGateway, name: &str) -> Option<String> {
+    let text = gw.metrics_text().await;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_connection_past_the_bound_is_answered_503_and_closed_and_a_freed_place_is_reused() {
+    let gw = with_connection_bound(2).await;
+    let first = admitted(&gw).await;
+    let _second = admitted(&gw).await;
+    let answer = health_on_a_new_connection(&gw)
+        .await
+        .expect("the refused connection is closed");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a whole answer");
+    let head = head.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 503"), "{head}");
+    assert!(head.contains("\r\nretry-after: 1"), "{head}");
+    assert!(head.contains("\r\nconnection: close"), "{head}");
+    let body: Value = serde_json::from_str(body).expect("a JSON error body");
+    assert_eq!(body["code"], "UNAVAILABLE", "{body}");
+    let id = body["request_id"].as_str().expect("a request id");
+    assert!(head.contains(&format!("\r\nx-request-id: {id}")), "{head}");
+    // The internal listener has no such bound: its metrics answer while the public one is full.
+    assert_eq!(
+        metric(&gw, "gateway_connections_refused_total")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        metric(&gw, "gateway_connections_open").await.as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        metric(&gw, "gateway_connections_limit").await.as_deref(),
+        Some("2")
+    );
+    // A closed connection gives its place back.
+    drop(first);
+    let served = support::eventually(Duration::from_secs(5), || async {
+        health_on_a_new_connection(&gw)
+            .await
+            .is_some_and(|answer| answer.starts_with("HTTP/1.1 200"))
+    })
+    .await;
+    assert!(served, "a new connection is served once one has closed");
+}
+
+#[tokio::test]
+async fn an_upgraded_websocket_holds_its_place_until_it_closes() {
+    let gw = with_connection_bound(1).await;
+    let mut socket = TcpStream::connect(gw.app.public_addr).await.unwrap();
+    socket
+        .write_all(
+            b"GET /graphql/ws HTTP/1.1\r\nhost: gw\r\nconnection: upgrade\r\nupgrade: websocket\r\n\
+              sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+              sec-websocket-protocol: graphql-transport-ws\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let head = read_until(&mut socket, "\r\n\r\n", Duration::from_secs(5)).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let refused = health_on_a_new_connection(&gw)
+        .await
+        .expect("the refused connection is closed");
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    drop(socket);
+    let served = support::eventually(Duration::from_secs(5), || async {
+        health_on_a_new_connection(&gw)
+            .await
+            .is_some_and(|answer| answer.starts_with("HTTP/1.1 200"))
+    })
+    .await;
+    assert!(served, "the socket's place is free once it has closed");
+}
+
+#[tokio::test]
+async fn an_http2_connection_past_the_bound_gets_503_in_the_error_model() {
+    let gw = with_connection_bound(1).await;
+    let _held = admitted(&gw).await;
+    let (mut send, _conn) = http2(&gw).await;
+    let request = hyper::Request::get(gw.public("/health"))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = send.send_request(request).await.expect("an answer");
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "UNAVAILABLE", "{body}");
+}

@@ -4,6 +4,7 @@
 //! through the `Gateway` placed in request data, so the API types stay plain structs and the
 //! spec can be generated without a running gateway.
 
+mod admission;
 mod async_callback_api;
 mod auth_api;
 mod auth_dto;
@@ -31,6 +32,7 @@ mod session_auth;
 mod stall;
 mod wire_execution_id;
 
+pub use admission::Admission;
 pub use error::{ErrorBody, ErrorCode};
 pub use proxy_shortcut::proxy_shortcut;
 pub use request_id::CorrelationId;

@@ -38,13 +38,18 @@ pub fn raise_open_files_limit() -> io::Result<OpenFilesLimit> {
     })
 }
 
+/// The soft limit on open files now (`None`: no limit).
+pub fn open_files_limit() -> Option<u64> {
+    getrlimit(Resource::Nofile).current
+}
+
 /// Descriptors open now and the soft limit; `None` where `/proc/self/fd` cannot be read.
 /// Reads a directory of one entry per descriptor: call it off the async workers.
 pub fn open_files() -> Option<(u64, Option<u64>)> {
     let entries = std::fs::read_dir("/proc/self/fd").ok()?;
     // The listing itself holds one descriptor while it is read.
     let open = u64::try_from(entries.count()).ok()?.saturating_sub(1);
-    Some((open, getrlimit(Resource::Nofile).current))
+    Some((open, open_files_limit()))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use super::Config;
 use super::auth::{AuthService, AuthSettings, LocalSessions};
 use super::callbacks::CallbackService;
+use super::capacity::client_connection_bound;
 use super::executions::ExecutionService;
 use super::gateway::Gateway;
 use super::metrics::Metrics;
@@ -26,7 +27,7 @@ use super::wiring::{
     SessionCacheAdapter, open_shared_state,
 };
 use crate::adapters::http::{
-    ConnectionLimits, internal_endpoint, proxy_shortcut, public_endpoint, serve,
+    Admission, ConnectionLimits, internal_endpoint, proxy_shortcut, public_endpoint, serve,
 };
 use crate::adapters::memory::{
     InMemoryBus, InMemoryEventLog, InMemoryReplyBus, InMemoryRequestStore, InMemorySessionCache,
@@ -64,6 +65,8 @@ pub struct Application {
     drain_deadline: Duration,
     send_timeout: Duration,
     idle_timeout: Duration,
+    /// The bound on the public listener's client connections.
+    admission: Admission,
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
@@ -214,6 +217,14 @@ impl Application {
             holder: uuid::Uuid::new_v4().to_string(),
         }
         .spawn(draining.clone());
+        let max_connections = client_connection_bound(
+            config.max_connections,
+            crate::adapters::process::open_files_limit(),
+            config.proxy.max_connections,
+            config.auth.max_pending,
+        );
+        tracing::debug!(max_connections, "public listener's connection bound");
+        let admission = Admission::new(max_connections, metrics.clone());
         let gateway = Arc::new(Gateway {
             executions: ExecutionService::new(
                 runner.clone(),
@@ -256,6 +267,7 @@ impl Application {
             drain_deadline: config.drain_deadline,
             send_timeout: config.send_timeout,
             idle_timeout: config.idle_timeout,
+            admission,
         })
     }
 
@@ -296,6 +308,7 @@ impl Application {
             "public",
             public_endpoint(self.gateway.clone()),
             Some(proxy_shortcut(self.gateway.clone())),
+            Some(self.admission),
             stopped(stop_rx.clone()),
             limits,
         );
@@ -303,6 +316,7 @@ impl Application {
             self.internal,
             "internal",
             internal_endpoint(self.gateway.clone()),
+            None,
             None,
             stopped(stop_rx),
             limits,

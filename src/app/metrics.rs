@@ -27,6 +27,9 @@ pub struct Metrics {
     proxy_refused: Counter,
     streams_refused: Counter,
     proxy_connections: AtomicI64,
+    connections_open: AtomicI64,
+    connections_limit: AtomicI64,
+    connections_refused: Counter,
     nats_connected: AtomicI64,
     open_files: AtomicI64,
     open_files_limit: AtomicI64,
@@ -128,6 +131,28 @@ impl Metrics {
         self.streams_refused.increment();
     }
 
+    /// A client connection admitted by the public listener.
+    pub fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An admitted client connection closed.
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A client connection refused because the public listener held as many as it may
+    /// (`GATEWAY_MAX_CONNECTIONS`).
+    pub fn connection_refused(&self) {
+        self.connections_refused.increment();
+    }
+
+    /// The bound on the public listener's open connections.
+    pub fn set_connection_limit(&self, at_most: usize) {
+        self.connections_limit
+            .store(gauge(at_most), Ordering::Relaxed);
+    }
+
     /// The proxy's connections to NoETL open now (in use or idle), as last read.
     pub fn set_proxy_connections(&self, open: usize) {
         self.proxy_connections.store(gauge(open), Ordering::Relaxed);
@@ -206,6 +231,21 @@ impl Metrics {
             "gateway_proxy_upstream_connections",
             "The proxy's connections to NoETL open now, in use or idle (at most GATEWAY_PROXY_MAX_CONNECTIONS).",
             self.proxy_connections.load(Ordering::Relaxed),
+        );
+        out.gauge(
+            "gateway_connections_open",
+            "Client connections open on the public listener now.",
+            self.connections_open.load(Ordering::Relaxed),
+        );
+        out.gauge(
+            "gateway_connections_limit",
+            "The most client connections the public listener holds open (GATEWAY_MAX_CONNECTIONS).",
+            self.connections_limit.load(Ordering::Relaxed),
+        );
+        out.counter(
+            "gateway_connections_refused_total",
+            "Client connections answered 503 and closed because GATEWAY_MAX_CONNECTIONS were open.",
+            self.connections_refused.value(),
         );
         out.gauge(
             "gateway_nats_connected",

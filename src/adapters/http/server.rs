@@ -25,6 +25,7 @@ use poem::{Addr, Endpoint, EndpointExt, IntoEndpoint, RequestParts, Response};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use super::admission::{Admission, Held, Place};
 use super::head_limit::{HTTP1_READ_BUFFER, HTTP2_HEADER_LIST_LIMIT};
 use super::quiet::{Activity, IdleWatch, Quiet, Tracked};
 use super::send_timeout::SendTimeout;
@@ -100,7 +101,8 @@ struct Service {
 
 /// Serves `endpoint` on `listener` until `stop` completes, then drains: open connections
 /// get `limits.drain` to finish before they are dropped. `name` labels the log lines;
-/// requests `shortcut` claims skip poem.
+/// requests `shortcut` claims skip poem; with `admission`, connections past its bound are
+/// refused.
 ///
 /// # Errors
 /// The listener's local address cannot be read.
@@ -109,6 +111,7 @@ pub async fn serve<E>(
     name: &'static str,
     endpoint: E,
     shortcut: Option<Arc<dyn Shortcut>>,
+    admission: Option<Admission>,
     stop: impl Future<Output = ()>,
     limits: ConnectionLimits,
 ) -> io::Result<()>
@@ -131,8 +134,16 @@ where
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => {
+                    let (stream, place) = match &admission {
+                        None => (stream, None),
+                        Some(admission) => match admission.admit(stream) {
+                            Some((stream, place)) => (stream, Some(place)),
+                            None => continue,
+                        },
+                    };
                     let watched = idle.watch();
-                    tokio::spawn(connection(stream, local.clone(), remote, service.clone(), limits.send_timeout, watched, phase.subscribe()));
+                    let accepted = Accepted { stream, remote, place };
+                    tokio::spawn(connection(accepted, local.clone(), service.clone(), limits.send_timeout, watched, phase.subscribe()));
                 }
                 Err(err) => {
                     tracing::warn!(name, error = %err, "accept failed; retrying shortly");
@@ -159,11 +170,22 @@ where
     Ok(())
 }
 
-/// Serves one connection with the protocol its first bytes name.
-async fn connection(
+/// A connection just accepted, with its place under the listener's bound (if it has one).
+struct Accepted {
     stream: TcpStream,
-    local: LocalAddr,
     remote: SocketAddr,
+    place: Option<Place>,
+}
+
+/// Serves one connection with the protocol its first bytes name; its place is held until the
+/// socket closes.
+async fn connection(
+    Accepted {
+        stream,
+        remote,
+        place,
+    }: Accepted,
+    local: LocalAddr,
     service: Service,
     send_timeout: Duration,
     (activity, mut quiet): (Arc<Activity>, Quiet),
@@ -206,7 +228,7 @@ async fn connection(
             Ok::<_, Infallible>(response.map(|body| Tracked::new(body, in_flight)))
         }
     });
-    let io = TokioIo::new(SendTimeout::new(stream, send_timeout));
+    let io = TokioIo::new(SendTimeout::new(Held::new(stream, place), send_timeout));
     if http2 {
         let conn = http2::Builder::new(TokioExecutor::new())
             .max_header_list_size(u32::try_from(HTTP2_HEADER_LIST_LIMIT).unwrap_or(u32::MAX))
@@ -262,7 +284,7 @@ async fn drive<C, T>(
 /// Whether the connection's first bytes are the HTTP/2 preface. Reads nothing: the bytes stay
 /// for the protocol's own parser. Waits (briefly, between looks) while what arrived so far
 /// is only a beginning of the preface.
-async fn opens_with_http2_preface(stream: &TcpStream) -> io::Result<bool> {
+pub(super) async fn opens_with_http2_preface(stream: &TcpStream) -> io::Result<bool> {
     let mut first = [0u8; HTTP2_PREFACE.len()];
     loop {
         let n = stream.peek(&mut first).await?;

@@ -105,6 +105,9 @@ pub struct Config {
     /// A connection without a request in flight for this long is closed (kept-alive ones left
     /// idle, and clients that send a request's head too slowly ever to finish it).
     pub idle_timeout: Duration,
+    /// The most client connections the public listener holds open; `None`: derived from the
+    /// open-file limit at start-up.
+    pub max_connections: Option<usize>,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
     pub graphql: GraphqlConfig,
@@ -273,6 +276,13 @@ impl Config {
             ("GATEWAY_SEND_TIMEOUT_SECS", secs(self.send_timeout)),
             ("GATEWAY_IDLE_TIMEOUT_SECS", secs(self.idle_timeout)),
             ("GATEWAY_MAX_BODY_BYTES", self.max_body_bytes.to_string()),
+            (
+                "GATEWAY_MAX_CONNECTIONS",
+                self.max_connections.map_or_else(
+                    || "(from the open-file limit)".to_owned(),
+                    |n| n.to_string(),
+                ),
+            ),
             (
                 "LOG_FORMAT",
                 match self.log_format {

@@ -210,6 +210,15 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             "GATEWAY_IDLE_TIMEOUT_SECS",
             raw.gateway_idle_timeout_secs,
         )?,
+        max_connections: match raw.gateway_max_connections {
+            0 => None,
+            n => Some(count(
+                "GATEWAY_MAX_CONNECTIONS",
+                n,
+                MAX_AT_ONCE,
+                "the most client connections one replica should hold open (0, the default, derives it from the open-file limit)",
+            )?),
+        },
         max_body_bytes: usize::try_from(raw.gateway_max_body_bytes).unwrap_or(usize::MAX),
         log_format,
         graphql,
