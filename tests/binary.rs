@@ -163,3 +163,91 @@ fn a_low_soft_open_files_limit_is_raised_to_the_hard_one_and_reported() {
         "{output}"
     );
 }
+
+/// Reads one HTTP/1.1 answer with a `Content-Length` body from `conn`: its text, or what
+/// arrived before the connection closed or went quiet for 5 s.
+fn read_answer(conn: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .and_then(|v| v.parse::<usize>().ok());
+            if length.is_some_and(|n| body.len() >= n) {
+                return text.into_owned();
+            }
+        }
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return text.into_owned(),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[test]
+fn a_flood_of_connections_leaves_the_descriptors_the_proxy_needs() {
+    use std::io::Write;
+    // This process holds the 1,400 client ends.
+    noetl_gateway::adapters::process::raise_open_files_limit().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let standin = runtime.block_on(support::NoetlStandIn::start());
+    let token = standin.add_session(7, "flood@example.com", serde_json::json!([]));
+    // 1,400 descriptors; the proxy keeps 100 connections to NoETL and auth 16, so the public
+    // listener's bound comes out at 1,400 - 100 - 16 - 512 = 772.
+    let env = vec![
+        ("NATS_URL", "memory".to_owned()),
+        ("NOETL_BASE_URL", standin.base_url()),
+        ("GATEWAY_PROXY_MAX_CONNECTIONS", "100".to_owned()),
+        ("GATEWAY_AUTH_MAX_PENDING", "16".to_owned()),
+    ];
+    let mut gw = GatewayProcess::spawn_via(&["prlimit", "--nofile=1400:1400"], &env);
+    wait_healthy(&gw);
+    let metrics = get(gw.internal, "/metrics").expect("/metrics answers");
+    assert_eq!(metric(&metrics, "gateway_connections_limit"), 772);
+
+    // 100 clients with a request to make, then a flood of connections that send nothing:
+    // 1,400 in all, of which 628 are past the bound.
+    let mut clients: Vec<_> = (0..100)
+        .map(|_| std::net::TcpStream::connect(gw.public).unwrap())
+        .collect();
+    let flood: Vec<_> = (0..1_300)
+        .filter_map(|_| std::net::TcpStream::connect(gw.public).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let ask =
+        format!("GET /noetl/health HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer {token}\r\n\r\n");
+    for client in &mut clients {
+        client.write_all(ask.as_bytes()).unwrap();
+    }
+    let answers: Vec<String> = clients.iter_mut().map(read_answer).collect();
+    let proxied = answers
+        .iter()
+        .filter(|a| a.starts_with("HTTP/1.1 200"))
+        .count();
+    assert_eq!(
+        proxied,
+        100,
+        "every admitted client is proxied: {:?}",
+        answers.iter().find(|a| !a.starts_with("HTTP/1.1 200"))
+    );
+
+    let metrics = get(gw.internal, "/metrics").expect("/metrics answers during the flood");
+    assert!(
+        metric(&metrics, "gateway_connections_refused_total") >= 600,
+        "{metrics}"
+    );
+    assert!(metric(&metrics, "process_open_fds") < 1_100, "{metrics}");
+    drop(flood);
+    gw.terminate();
+    assert!(gw.wait_exit(Duration::from_secs(10)).is_some());
+}

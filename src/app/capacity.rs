@@ -5,7 +5,7 @@
 /// Descriptors kept beyond the proxy's and auth's bounds: the internal listener's
 /// connections (worker callbacks, metrics scrapes), NATS, NoETL calls other than the proxy's
 /// and auth's, and files.
-const KEPT_FOR_OTHERS: u64 = 1_024;
+const KEPT_FOR_OTHERS: u64 = 512;
 /// The bound when the process has no open-file limit.
 const WITHOUT_A_LIMIT: usize = 1_000_000;
 
@@ -50,7 +50,7 @@ mod tests {
     fn the_limit_less_what_the_gateway_keeps() {
         assert_eq!(
             client_connection_bound(None, Some(20_000), 1024, 512),
-            20_000 - 1024 - 512 - 1024
+            20_000 - 1024 - 512 - 512
         );
     }
 
