@@ -24,6 +24,7 @@ use super::error::{ApiError, ErrorCode};
 use super::request_id::{CorrelationId, HEADER as REQUEST_ID};
 use super::server::opens_with_http2_preface;
 use crate::app::metrics::Metrics;
+use crate::sync::Places;
 
 /// Refused connections answered at once; past this a refused connection is closed unanswered,
 /// so refusing cannot itself hold many descriptors.
@@ -33,53 +34,31 @@ const REFUSAL_DEADLINE: Duration = Duration::from_secs(2);
 /// The retry hint of a refusal, in seconds.
 const REFUSAL_RETRY_SECS: u32 = 1;
 
-/// A count of places taken, never above its bound.
-#[derive(Debug)]
-struct Places {
-    taken: AtomicUsize,
-    at_most: usize,
-}
-
-impl Places {
-    fn new(at_most: usize) -> Self {
-        Self {
-            taken: AtomicUsize::new(0),
-            at_most,
-        }
-    }
-
-    fn try_take(&self) -> bool {
-        self.taken
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.at_most).then_some(n + 1)
-            })
-            .is_ok()
-    }
-
-    fn give_back(&self) {
-        self.taken.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// The bound on one listener's open connections (`GATEWAY_MAX_CONNECTIONS` on the public one).
 #[derive(Debug, Clone)]
 pub struct Admission {
-    open: Arc<Places>,
-    refusing: Arc<Places>,
+    shared: Arc<Shared>,
+}
+
+/// What the listener's connections and their places share.
+#[derive(Debug)]
+struct Shared {
+    open: AtomicUsize,
+    at_most: usize,
+    refusing: Places,
     metrics: Arc<Metrics>,
 }
 
-/// An admitted connection's place, given back when dropped.
+/// An admitted connection's place, given back when dropped. One pointer wide: every open
+/// connection's task carries it, and a few bytes more can put that task in a larger
+/// allocation (see the size test in `server`).
 #[derive(Debug)]
-pub(crate) struct Place {
-    open: Arc<Places>,
-    metrics: Arc<Metrics>,
-}
+pub(crate) struct Place(Arc<Shared>);
 
 impl Drop for Place {
     fn drop(&mut self) {
-        self.open.give_back();
-        self.metrics.connection_closed();
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+        self.0.metrics.connection_closed();
     }
 }
 
@@ -88,9 +67,12 @@ impl Admission {
     pub fn new(at_most: usize, metrics: Arc<Metrics>) -> Self {
         metrics.set_connection_limit(at_most);
         Self {
-            open: Arc::new(Places::new(at_most.max(1))),
-            refusing: Arc::new(Places::new(REFUSALS_AT_ONCE)),
-            metrics,
+            shared: Arc::new(Shared {
+                open: AtomicUsize::new(0),
+                at_most: at_most.max(1),
+                refusing: Places::new(REFUSALS_AT_ONCE),
+                metrics,
+            }),
         }
     }
 
@@ -98,20 +80,22 @@ impl Admission {
     /// connection is then answered `503` and closed in a task of its own (or closed at once
     /// when many refusals are already under way).
     pub(crate) fn admit(&self, stream: TcpStream) -> Option<(TcpStream, Place)> {
-        if self.open.try_take() {
-            self.metrics.connection_opened();
-            let place = Place {
-                open: self.open.clone(),
-                metrics: self.metrics.clone(),
-            };
-            return Some((stream, place));
+        let shared = &self.shared;
+        let taken = shared
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < shared.at_most).then_some(n + 1)
+            })
+            .is_ok();
+        if taken {
+            shared.metrics.connection_opened();
+            return Some((stream, Place(shared.clone())));
         }
-        self.metrics.connection_refused();
-        if self.refusing.try_take() {
-            let refusing = self.refusing.clone();
+        shared.metrics.connection_refused();
+        if let Some(refusing) = shared.refusing.take() {
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(REFUSAL_DEADLINE, refuse(stream)).await;
-                refusing.give_back();
+                drop(refusing);
             });
         }
         None
@@ -229,14 +213,31 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn places_stop_at_their_bound_and_come_back() {
-        let places = Places::new(2);
-        assert!(places.try_take());
-        assert!(places.try_take());
-        assert!(!places.try_take());
-        places.give_back();
-        assert!(places.try_take());
-        assert!(!places.try_take());
+    async fn connected() -> TcpStream {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn places_stop_at_the_bound_and_a_dropped_one_comes_back() {
+        let metrics = Arc::new(Metrics::new());
+        let admission = Admission::new(2, metrics.clone());
+        let first = admission.admit(connected().await).expect("a place");
+        let _second = admission.admit(connected().await).expect("a place");
+        assert!(
+            admission.admit(connected().await).is_none(),
+            "the bound is 2"
+        );
+        drop(first);
+        let _third = admission.admit(connected().await).expect("a freed place");
+        let text = metrics.render();
+        assert!(
+            text.contains("gateway_connections_refused_total 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("gateway_connections_open 2\n"), "{text}");
+        assert!(text.contains("gateway_connections_limit 2\n"), "{text}");
     }
 }
