@@ -1,14 +1,13 @@
 //! Adapters (http): the bound on a listener's open connections. Each admitted connection holds
-//! a place until its socket closes (an upgraded WebSocket included); a connection past the
+//! a place until its socket closes (an upgraded WebSocket included; the socket's wrapper in
+//! `send_timeout` keeps it); a connection past the
 //! bound gets a `503` JSON answer with a retry hint and is closed, so a flood of idle
 //! connections cannot take the descriptors the proxy and NATS need, and a client is told why.
 
 use std::convert::Infallible;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -16,7 +15,6 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use poem::http::{HeaderValue, StatusCode, header};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::envelope::api_error_response;
@@ -145,66 +143,6 @@ fn refusal(close: bool) -> Result<hyper::Response<RefusalBody>, Infallible> {
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     Ok(response.into())
-}
-
-/// A connection's socket together with its place, so the place is held for as long as the
-/// socket is open, past an upgrade to a WebSocket too.
-#[derive(Debug)]
-pub(crate) struct Held<T> {
-    io: T,
-    _place: Option<Place>,
-}
-
-impl<T> Held<T> {
-    pub(crate) fn new(io: T, place: Option<Place>) -> Self {
-        Self { io, _place: place }
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Held<T> {
-    #[inline]
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Held<T> {
-    #[inline]
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    #[inline]
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    #[inline]
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    #[inline]
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    #[inline]
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Adapters (http): a connection wrapper that fails a write the peer has taken nothing of for
 //! the send timeout. A client that stopped reading (an SSE stream in a frozen tab, a download
 //! nobody drains) is then disconnected rather than holding its socket and buffers forever; an
-//! SSE client reconnects with its last event id and resumes from the log.
+//! SSE client reconnects with its last event id and resumes from the log. It also holds the
+//! connection's place under its listener's bound, so the place lasts as long as the socket,
+//! past an upgrade to a WebSocket too.
 
 use std::future::Future;
 use std::io;
@@ -12,6 +14,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
+use super::admission::Place;
+
 #[derive(Debug)]
 pub(crate) struct SendTimeout<T> {
     io: T,
@@ -19,6 +23,8 @@ pub(crate) struct SendTimeout<T> {
     /// Running while a write waits on the peer; boxed, and only then, so an idle or flowing
     /// connection carries no timer.
     stalled: Option<Pin<Box<Sleep>>>,
+    /// Given back when the socket is dropped.
+    _place: Option<Place>,
 }
 
 impl<T> SendTimeout<T> {
@@ -27,7 +33,14 @@ impl<T> SendTimeout<T> {
             io,
             limit,
             stalled: None,
+            _place: None,
         }
+    }
+
+    /// The same wrapper, holding `place` until it is dropped.
+    pub(crate) fn holding(mut self, place: Option<Place>) -> Self {
+        self._place = place;
+        self
     }
 
     /// Passes a write's outcome on; a write still waiting when the limit runs out fails.

@@ -25,7 +25,7 @@ use poem::{Addr, Endpoint, EndpointExt, IntoEndpoint, RequestParts, Response};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use super::admission::{Admission, Held, Place};
+use super::admission::{Admission, Place};
 use super::head_limit::{HTTP1_READ_BUFFER, HTTP2_HEADER_LIST_LIMIT};
 use super::quiet::{Activity, IdleWatch, Quiet, Tracked};
 use super::send_timeout::SendTimeout;
@@ -229,7 +229,7 @@ async fn connection(
             Ok::<_, Infallible>(response.map(|body| Tracked::new(body, in_flight)))
         }
     });
-    let io = TokioIo::new(SendTimeout::new(Held::new(stream, place), send_timeout));
+    let io = TokioIo::new(SendTimeout::new(stream, send_timeout).holding(place));
     if http2 {
         let conn = http2::Builder::new(TokioExecutor::new())
             .max_header_list_size(u32::try_from(HTTP2_HEADER_LIST_LIMIT).unwrap_or(u32::MAX))
