@@ -507,6 +507,16 @@ async fn health_on_a_new_connection(gw: &TestGateway) -> Option<String> {
         .map(|got| String::from_utf8_lossy(&got).into_owned())
 }
 
+/// Whether a new connection gets its `/health` answered within 5 s (once a place is free).
+async fn served_within_5s(gw: &TestGateway) -> bool {
+    support::eventually(Duration::from_secs(5), || async {
+        health_on_a_new_connection(gw)
+            .await
+            .is_some_and(|answer| answer.starts_with("HTTP/1.1 200"))
+    })
+    .await
+}
+
 /// The value of an unlabelled metric in the gateway's `/metrics` text.
 async fn metric(gw: &TestGateway, name: &str) -> Option<String> {
     let text = gw.metrics_text().await;
@@ -549,13 +559,10 @@ async fn a_connection_past_the_bound_is_answered_503_and_closed_and_a_freed_plac
     );
     // A closed connection gives its place back.
     drop(first);
-    let served = support::eventually(Duration::from_secs(5), || async {
-        health_on_a_new_connection(&gw)
-            .await
-            .is_some_and(|answer| answer.starts_with("HTTP/1.1 200"))
-    })
-    .await;
-    assert!(served, "a new connection is served once one has closed");
+    assert!(
+        served_within_5s(&gw).await,
+        "a new connection is served once one has closed"
+    );
 }
 
 #[tokio::test]
@@ -577,13 +584,10 @@ async fn an_upgraded_websocket_holds_its_place_until_it_closes() {
         .expect("the refused connection is closed");
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     drop(socket);
-    let served = support::eventually(Duration::from_secs(5), || async {
-        health_on_a_new_connection(&gw)
-            .await
-            .is_some_and(|answer| answer.starts_with("HTTP/1.1 200"))
-    })
-    .await;
-    assert!(served, "the socket's place is free once it has closed");
+    assert!(
+        served_within_5s(&gw).await,
+        "the socket's place is free once it has closed"
+    );
 }
 
 #[tokio::test]
