@@ -251,3 +251,20 @@ fn a_flood_of_connections_leaves_the_descriptors_the_proxy_needs() {
     gw.terminate();
     assert!(gw.wait_exit(Duration::from_secs(10)).is_some());
 }
+
+#[test]
+fn a_connection_bound_above_what_the_open_file_limit_leaves_is_warned_about() {
+    let mut env = dead_env();
+    env.push(("GATEWAY_MAX_CONNECTIONS", "5000".into()));
+    let mut gw = GatewayProcess::spawn_via(&["prlimit", "--nofile=1400:1400"], &env);
+    wait_healthy(&gw);
+    let metrics = get(gw.internal, "/metrics").expect("/metrics answers");
+    assert_eq!(metric(&metrics, "gateway_connections_limit"), 5000);
+    gw.terminate();
+    assert!(gw.wait_exit(Duration::from_secs(10)).is_some());
+    let output = gw.output();
+    assert!(
+        output.contains("GATEWAY_MAX_CONNECTIONS is above what the open-file limit leaves"),
+        "{output}"
+    );
+}

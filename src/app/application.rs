@@ -217,12 +217,21 @@ impl Application {
             holder: uuid::Uuid::new_v4().to_string(),
         }
         .spawn(draining.clone());
-        let max_connections = client_connection_bound(
-            config.max_connections,
+        let fits = client_connection_bound(
             crate::adapters::process::open_files_limit(),
             config.proxy.max_connections,
             config.auth.max_pending,
         );
+        let max_connections = config.max_connections.unwrap_or(fits);
+        if max_connections > fits {
+            tracing::warn!(
+                max_connections,
+                fits,
+                "GATEWAY_MAX_CONNECTIONS is above what the open-file limit leaves beside the \
+                 gateway's own connections: many clients can use up the descriptors the proxy \
+                 and NATS need"
+            );
+        }
         tracing::debug!(max_connections, "public listener's connection bound");
         let admission = Admission::new(max_connections, metrics.clone());
         let gateway = Arc::new(Gateway {

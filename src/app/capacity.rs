@@ -1,5 +1,5 @@
 //! App: how many client connections the public listener may hold open, when
-//! `GATEWAY_MAX_CONNECTIONS` does not say: the open-file limit less the descriptors the
+//! `GATEWAY_MAX_CONNECTIONS` does not say (and what a set bound is warned against): the open-file limit less the descriptors the
 //! gateway keeps for its own connections (to NoETL, to NATS, on the internal listener).
 
 /// Descriptors kept beyond the proxy's and auth's bounds: the internal listener's
@@ -9,19 +9,14 @@ const KEPT_FOR_OTHERS: u64 = 512;
 /// The bound when the process has no open-file limit.
 const WITHOUT_A_LIMIT: usize = 1_000_000;
 
-/// The public listener's connection bound: `explicit` when set; otherwise `open_files`
-/// (the soft limit, `None` for none) less what the proxy (`proxy_connections`) and auth
-/// (`auth_pending`) may hold open to NoETL and [`KEPT_FOR_OTHERS`], but never under half of
-/// the limit.
+/// The public listener's connection bound when none is set: `open_files` (the soft limit,
+/// `None` for none) less what the proxy (`proxy_connections`) and auth (`auth_pending`) may
+/// hold open to NoETL and [`KEPT_FOR_OTHERS`], but never under half of the limit.
 pub fn client_connection_bound(
-    explicit: Option<usize>,
     open_files: Option<u64>,
     proxy_connections: usize,
     auth_pending: usize,
 ) -> usize {
-    if let Some(n) = explicit {
-        return n;
-    }
     let Some(limit) = open_files else {
         return WITHOUT_A_LIMIT;
     };
@@ -39,32 +34,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_set_bound_is_kept() {
-        assert_eq!(
-            client_connection_bound(Some(10), Some(20_000), 1024, 512),
-            10
-        );
-    }
-
-    #[test]
     fn the_limit_less_what_the_gateway_keeps() {
         assert_eq!(
-            client_connection_bound(None, Some(20_000), 1024, 512),
+            client_connection_bound(Some(20_000), 1024, 512),
             20_000 - 1024 - 512 - 512
         );
     }
 
     #[test]
     fn at_least_half_of_a_small_limit() {
-        assert_eq!(client_connection_bound(None, Some(1024), 1024, 512), 512);
-        assert_eq!(client_connection_bound(None, Some(1), 1024, 512), 1);
+        assert_eq!(client_connection_bound(Some(1024), 1024, 512), 512);
+        assert_eq!(client_connection_bound(Some(1), 1024, 512), 1);
     }
 
     #[test]
     fn no_limit_or_a_huge_one_gives_the_top_bound() {
-        assert_eq!(client_connection_bound(None, None, 1024, 512), 1_000_000);
+        assert_eq!(client_connection_bound(None, 1024, 512), 1_000_000);
         assert_eq!(
-            client_connection_bound(None, Some(u64::MAX), 1024, 512),
+            client_connection_bound(Some(u64::MAX), 1024, 512),
             1_000_000
         );
     }
