@@ -64,8 +64,7 @@ fn open_files_limits(limits: &str) -> (String, String) {
 
 /// A metric's value in Prometheus text.
 fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+    support::metric_value(text, name)
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))
         .trim()
         .parse()

@@ -519,10 +519,7 @@ async fn served_within_5s(gw: &TestGateway) -> bool {
 
 /// The value of an unlabelled metric in the gateway's `/metrics` text.
 async fn metric(gw: &TestGateway, name: &str) -> Option<String> {
-    let text = gw.metrics_text().await;
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .map(str::to_owned)
+    support::metric_value(&gw.metrics_text().await, name).map(str::to_owned)
 }
 
 #[tokio::test]

@@ -17,6 +17,12 @@ pub use nats::{NatsCluster, NatsServer};
 #[allow(unused_imports)]
 pub use noetl::NoetlStandIn;
 
+/// The value of the unlabelled metric `name` in Prometheus text.
+pub fn metric_value<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+}
+
 /// Starts playbook `name` for `client` through GraphQL `executePlaybook` on the gateway whose
 /// public URL is `base`; returns the whole GraphQL answer (`data.executePlaybook` holds `id`,
 /// `executionId`, `requestId`, `name` and `status`).
