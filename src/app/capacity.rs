@@ -1,6 +1,7 @@
-//! App: how many client connections the public listener may hold open, when
-//! `GATEWAY_MAX_CONNECTIONS` does not say (and what a set bound is warned against): the open-file limit less the descriptors the
-//! gateway keeps for its own connections (to NoETL, to NATS, on the internal listener).
+//! App: how many client connections the public listener may hold open when
+//! `GATEWAY_MAX_CONNECTIONS` does not say (and what a set bound is warned against): the
+//! open-file limit less the descriptors the gateway keeps for its own connections (to NoETL,
+//! to NATS, on the internal listener).
 
 /// Descriptors kept beyond the proxy's and auth's bounds: the internal listener's
 /// connections (worker callbacks, metrics scrapes), NATS, NoETL calls other than the proxy's

@@ -1,8 +1,8 @@
 //! Adapters (http): the bound on a listener's open connections. Each admitted connection holds
 //! a place until its socket closes (an upgraded WebSocket included; the socket's wrapper in
-//! `send_timeout` keeps it); a connection past the
-//! bound gets a `503` JSON answer with a retry hint and is closed, so a flood of idle
-//! connections cannot take the descriptors the proxy and NATS need, and a client is told why.
+//! `send_timeout` keeps it). A connection past the bound gets a `503` JSON answer with a retry
+//! hint and is closed, so a flood of idle connections cannot take the descriptors the proxy
+//! and NATS need, and a client is told why.
 
 use std::convert::Infallible;
 use std::io;
@@ -38,7 +38,8 @@ pub struct Admission {
     shared: Arc<Shared>,
 }
 
-/// What the listener's connections and their places share.
+/// What the listener's connections and their places share. The open connections are counted
+/// here rather than with `sync::Places`, whose permit is two words where a place is one.
 #[derive(Debug)]
 struct Shared {
     open: AtomicUsize,
@@ -63,11 +64,12 @@ impl Drop for Place {
 impl Admission {
     /// At most `at_most` connections open at once (at least one).
     pub fn new(at_most: usize, metrics: Arc<Metrics>) -> Self {
+        let at_most = at_most.max(1);
         metrics.set_connection_limit(at_most);
         Self {
             shared: Arc::new(Shared {
                 open: AtomicUsize::new(0),
-                at_most: at_most.max(1),
+                at_most,
                 refusing: Places::new(REFUSALS_AT_ONCE),
                 metrics,
             }),
