@@ -501,22 +501,54 @@ async fn cors_preflights_follow_the_allowed_origins() {
 
 #[tokio::test]
 async fn an_upload_whose_client_stops_sending_is_answered_408_and_never_arrives_whole() {
+    an_upload_is_cut_off(0, false).await;
+}
+
+#[tokio::test]
+async fn an_upload_trickled_below_the_minimum_rate_is_answered_408_and_never_arrives_whole() {
+    // A byte every 100 ms: 10 bytes per second against 100.
+    an_upload_is_cut_off(100, true).await;
+}
+
+/// With a one-second idle period and `min_rate`, a 1,000-byte upload whose client sends 100
+/// bytes and then stops (or, with `trickle`, goes on a byte every 100 ms) is answered 408
+/// after about a period, and NoETL sees it fail rather than arrive short.
+async fn an_upload_is_cut_off(min_rate: u64, trickle: bool) {
     use tokio::io::AsyncWriteExt;
     let (up, seen) = start_upstream().await;
     let mut raw = base_raw_config(&up, None);
     raw.gateway_idle_timeout_secs = 1;
+    raw.gateway_min_body_bytes_per_sec = min_rate;
     let gw = TestGateway::start(raw).await;
-    let mut conn = tokio::net::TcpStream::connect(gw.app.public_addr)
+    let conn = tokio::net::TcpStream::connect(gw.app.public_addr)
         .await
         .unwrap();
+    let (mut read, mut write) = conn.into_split();
     let head = format!(
         "POST /noetl/upload HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: 1000\r\n\r\n"
     );
-    conn.write_all(head.as_bytes()).await.unwrap();
-    conn.write_all(&[1u8; 100]).await.unwrap();
+    write.write_all(head.as_bytes()).await.unwrap();
+    write.write_all(&[1u8; 100]).await.unwrap();
     let started = Instant::now();
-    let got = support::read_until(&mut conn, "REQUEST_TIMEOUT", Duration::from_secs(8)).await;
+    // The sending half stays open either way: a closed one would end the body early.
+    let (_silent, trickler) = if trickle {
+        let trickler = tokio::spawn(async move {
+            for _ in 0..800 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if write.write_all(&[1u8]).await.is_err() {
+                    break;
+                }
+            }
+        });
+        (None, Some(trickler))
+    } else {
+        (Some(write), None)
+    };
+    let got = support::read_until(&mut read, "REQUEST_TIMEOUT", Duration::from_secs(8)).await;
     let elapsed = started.elapsed();
+    if let Some(trickler) = trickler {
+        trickler.abort();
+    }
     assert!(
         got.contains("REQUEST_TIMEOUT"),
         "an answer within the bound: {got}"
@@ -525,13 +557,13 @@ async fn an_upload_whose_client_stops_sending_is_answered_408_and_never_arrives_
     assert!(got.contains("\"code\":\"REQUEST_TIMEOUT\""), "{got}");
     assert!(
         elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
-        "answered at the idle timeout: {elapsed:?}"
+        "answered after one period: {elapsed:?}"
     );
     // NoETL saw the upload begin and then fail: never a shorter body taken as whole.
     let cut_off = support::eventually(Duration::from_secs(3), || async {
         let seen = seen.0.lock().unwrap();
         seen.iter()
-            .any(|s| s.target.starts_with("/api/upload") && !s.whole && s.received <= 100)
+            .any(|s| s.target.starts_with("/api/upload") && !s.whole && s.received < 1000)
     })
     .await;
     assert!(cut_off, "the upstream saw the upload cut off");

@@ -328,9 +328,49 @@ async fn a_body_whose_client_stops_sending_is_answered_408() {
     }
 }
 
+/// A gateway that closes connections after one second without a request in flight and asks
+/// a request body for `rate` bytes per second.
+async fn with_one_second_idle_and_body_rate(rate: u64) -> TestGateway {
+    let mut raw = base_raw_config("http://127.0.0.1:9", None);
+    raw.gateway_idle_timeout_secs = 1;
+    raw.gateway_min_body_bytes_per_sec = rate;
+    TestGateway::start(raw).await
+}
+
+#[tokio::test]
+async fn a_body_trickled_below_the_minimum_rate_is_answered_408() {
+    let gw = with_one_second_idle_and_body_rate(100).await;
+    let (mut read, mut write) = open(&gw).await;
+    let head = "POST /api/auth/validate HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n";
+    write.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    // Two bytes every 200 ms: never silent, but 10 bytes per second against 100.
+    let trickle = tokio::spawn(async move {
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if write.write_all(b"  ").await.is_err() {
+                return;
+            }
+        }
+    });
+    let got = read_until(&mut read, "REQUEST_TIMEOUT", Duration::from_secs(8)).await;
+    let elapsed = started.elapsed();
+    trickle.abort();
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(got.contains("\"code\":\"REQUEST_TIMEOUT\""), "{got}");
+    assert!(got.contains("minimum rate"), "{got}");
+    assert!(got.to_ascii_lowercase().contains("x-request-id:"), "{got}");
+    // One period (and at most a quarter more) after the body began to wait.
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
+        "answered after one period: {elapsed:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_slow_body_that_keeps_coming_is_read_whole() {
-    let gw = with_one_second_idle().await;
+    // 10 bytes per second against a minimum of 4.
+    let gw = with_one_second_idle_and_body_rate(4).await;
     let (mut read, mut write) = open(&gw).await;
     let body = br#"{"token": "slowly-sent-token"}"#;
     let head = format!(

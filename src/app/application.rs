@@ -65,6 +65,7 @@ pub struct Application {
     drain_deadline: Duration,
     send_timeout: Duration,
     idle_timeout: Duration,
+    min_body_rate: u64,
     /// The bound on the public listener's client connections.
     admission: Admission,
 }
@@ -276,6 +277,7 @@ impl Application {
             drain_deadline: config.drain_deadline,
             send_timeout: config.send_timeout,
             idle_timeout: config.idle_timeout,
+            min_body_rate: config.min_body_rate,
             admission,
         })
     }
@@ -310,6 +312,7 @@ impl Application {
             drain: self.drain_deadline.saturating_sub(linger),
             send_timeout: self.send_timeout,
             idle: self.idle_timeout,
+            min_body_rate: self.min_body_rate,
         };
         let drain_tx = self.drain;
         let public = serve(

@@ -25,7 +25,7 @@ use crate::app::Gateway;
 use crate::ports::{BodyStream, ForwardError, ForwardRequest, Forwarder};
 
 /// How the client's side of a forwarded body went: fine, over the size limit, or stalled
-/// (the client stopped sending it).
+/// (the client stopped sending it, or sent it below the minimum rate).
 const NO_FAULT: u8 = 0;
 const OVER_LIMIT: u8 = 1;
 const STALLED: u8 = 2;

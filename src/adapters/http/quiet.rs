@@ -6,9 +6,11 @@
 //! left idle and a client that sends a request's head too slowly ever to finish it, at the
 //! cost of two counter increments per request: no timer per request or per connection, so
 //! an idle event stream costs no wake-ups and little memory. The same sweeper watches request
-//! bodies that wait on their client (`stall`).
+//! bodies that wait on their client (`stall`), counting their progress in steps of the bytes
+//! the minimum body rate asks for in one period.
 
 use std::future::Future;
+use std::num::NonZeroU64;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -51,11 +53,13 @@ impl Activity {
         InFlight(Arc::clone(self))
     }
 
-    /// Puts `watched` under the listener's watch until the returned slot is dropped; `None`
-    /// once the listener has stopped watching.
-    pub(super) fn watch_also(&self, watched: Arc<dyn Watchable>) -> Option<Slot> {
+    /// Puts a request body under the listener's watch until the returned slot is dropped;
+    /// `None` once the listener has stopped watching. The body's progress is its count of
+    /// bytes, and only a whole step of the minimum rate's bytes counts as progress.
+    pub(super) fn watch_body(&self, watched: Arc<dyn Watchable>) -> Option<Slot> {
         let registry = self.registry.upgrade()?;
-        Some(Slot::insert(registry, watched))
+        let step = lock(&registry).body_step;
+        Some(Slot::insert(registry, watched, step))
     }
 }
 
@@ -123,16 +127,19 @@ where
 /// One watched connection or body, as the sweeper sees it.
 struct Entry {
     watched: Arc<dyn Watchable>,
-    /// The progress count at the previous look (`None` before the first).
+    /// The progress count at the previous look (`None` before the first), in steps.
     last: Option<u64>,
+    /// How much of the watched thing's count makes one step of progress.
+    step: NonZeroU64,
     quiet_looks: u32,
 }
 
 /// The connections and waiting bodies of one listener.
-#[derive(Default)]
 pub(super) struct Registry {
     entries: Vec<Option<Entry>>,
     free: Vec<usize>,
+    /// The bytes a waiting request body must bring in one period.
+    body_step: NonZeroU64,
 }
 
 /// A place in the registry, given up when dropped.
@@ -142,12 +149,17 @@ pub(super) struct Slot {
 }
 
 impl Slot {
-    fn insert(registry: Arc<Mutex<Registry>>, watched: Arc<dyn Watchable>) -> Self {
+    fn insert(
+        registry: Arc<Mutex<Registry>>,
+        watched: Arc<dyn Watchable>,
+        step: NonZeroU64,
+    ) -> Self {
         // The first look starts the period rather than counting as a quiet one (the watched
         // thing may be a moment old by then).
         let entry = Entry {
             watched,
             last: None,
+            step,
             quiet_looks: 0,
         };
         let index = {
@@ -185,9 +197,14 @@ pub struct IdleWatch {
 }
 
 impl IdleWatch {
-    /// Starts the sweeper on the current runtime.
-    pub fn start(period: Duration) -> Self {
-        let registry = Arc::new(Mutex::new(Registry::default()));
+    /// Starts the sweeper on the current runtime. A request body being read must bring
+    /// `min_body_rate` bytes per second, averaged over the period (0: any byte will do).
+    pub fn start(period: Duration, min_body_rate: u64) -> Self {
+        let registry = Arc::new(Mutex::new(Registry {
+            entries: Vec::new(),
+            free: Vec::new(),
+            body_step: body_step(period, min_body_rate),
+        }));
         let look = (period / LOOKS).max(Duration::from_millis(1));
         let sweeper = tokio::spawn(sweep(Arc::clone(&registry), look));
         Self { registry, sweeper }
@@ -201,7 +218,11 @@ impl IdleWatch {
         });
         let quiet = Quiet {
             activity: Arc::clone(&activity),
-            _slot: Slot::insert(Arc::clone(&self.registry), activity.clone()),
+            _slot: Slot::insert(
+                Arc::clone(&self.registry),
+                activity.clone(),
+                NonZeroU64::MIN,
+            ),
             registered: None,
         };
         (activity, quiet)
@@ -212,6 +233,13 @@ impl Drop for IdleWatch {
     fn drop(&mut self) {
         self.sweeper.abort();
     }
+}
+
+/// The bytes `rate` per second comes to over `period`: at least one.
+fn body_step(period: Duration, rate: u64) -> NonZeroU64 {
+    let millis = u64::try_from(period.as_millis()).unwrap_or(u64::MAX);
+    let bytes = rate.saturating_mul(millis) / 1000;
+    NonZeroU64::new(bytes).unwrap_or(NonZeroU64::MIN)
 }
 
 fn lock(registry: &Mutex<Registry>) -> std::sync::MutexGuard<'_, Registry> {
@@ -227,7 +255,8 @@ async fn sweep(registry: Arc<Mutex<Registry>>, look: Duration) {
         ticks.tick().await;
         let mut registry = lock(&registry);
         for entry in registry.entries.iter_mut().flatten() {
-            let (progress, waiting) = entry.watched.look();
+            let (count, waiting) = entry.watched.look();
+            let progress = count / entry.step;
             if waiting && entry.last == Some(progress) {
                 entry.quiet_looks = entry.quiet_looks.saturating_add(1);
                 if entry.quiet_looks == LOOKS {
@@ -280,7 +309,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_connection_without_requests_is_quiet_after_one_period() {
-        let watch = IdleWatch::start(PERIOD);
+        let watch = IdleWatch::start(PERIOD, 0);
         let started = tokio::time::Instant::now();
         let (_activity, quiet) = watch.watch();
         quiet.await;
@@ -293,7 +322,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_in_flight_keeps_its_connection() {
-        let watch = IdleWatch::start(PERIOD);
+        let watch = IdleWatch::start(PERIOD, 0);
         let (activity, quiet) = watch.watch();
         let in_flight = activity.begin();
         let outcome = tokio::time::timeout(PERIOD * 10, quiet).await;
@@ -303,7 +332,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_period_counts_from_the_last_answer() {
-        let watch = IdleWatch::start(PERIOD);
+        let watch = IdleWatch::start(PERIOD, 0);
         let started = tokio::time::Instant::now();
         let (activity, quiet) = watch.watch();
         let in_flight = activity.begin();
@@ -321,7 +350,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn requests_spaced_closer_than_the_period_keep_the_connection() {
-        let watch = IdleWatch::start(PERIOD);
+        let watch = IdleWatch::start(PERIOD, 0);
         let (activity, quiet) = watch.watch();
         tokio::pin!(quiet);
         for _ in 0..20 {
@@ -335,7 +364,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn each_connection_is_judged_by_its_own_requests() {
-        let watch = IdleWatch::start(PERIOD);
+        let watch = IdleWatch::start(PERIOD, 0);
         let (_idle, idle_quiet) = watch.watch();
         let (busy, busy_quiet) = watch.watch();
         let _in_flight = busy.begin();
@@ -344,9 +373,23 @@ mod tests {
         assert!(busy_outcome.is_err(), "the busy connection is not flagged");
     }
 
+    #[test]
+    fn a_bodys_step_is_the_rate_over_one_period() {
+        let step = |secs, rate| body_step(Duration::from_secs(secs), rate).get();
+        assert_eq!(step(75, 240), 18_000);
+        assert_eq!(step(1, 100), 100);
+        assert_eq!(step(75, 0), 1, "no rate: any byte is progress");
+        assert_eq!(body_step(Duration::from_millis(500), 1).get(), 1);
+        assert_eq!(
+            step(u64::MAX / 1000, u64::MAX),
+            u64::MAX / 1000,
+            "saturates"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_closed_connection_leaves_its_slot_to_the_next() {
-        let watch = IdleWatch::start(PERIOD);
+        let watch = IdleWatch::start(PERIOD, 0);
         let (_first, first_quiet) = watch.watch();
         drop(first_quiet);
         let (_second, _second_quiet) = watch.watch();

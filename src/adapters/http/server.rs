@@ -90,6 +90,9 @@ pub struct ConnectionLimits {
     /// most a quarter more). A streaming answer (SSE, the proxy) is a request in flight. A
     /// request body being read that gets nothing from its client for this long fails (`stall`).
     pub idle: Duration,
+    /// The bytes per second a request body being read must bring, averaged over `idle`; one
+    /// that brings less fails as a stalled one does (0: only a body that brings nothing).
+    pub min_body_rate: u64,
 }
 
 /// What a listener serves: the poem endpoint, and the requests it answers before routing.
@@ -128,7 +131,7 @@ where
     });
     // Every connection holds a receiver: the sender's `closed` tells when the last one ends.
     let (phase, _) = watch::channel(Phase::Serving);
-    let idle = IdleWatch::start(limits.idle);
+    let idle = IdleWatch::start(limits.idle, limits.min_body_rate);
     tracing::info!(name, addr = %service.local.0, "listening");
     tokio::pin!(stop);
     loop {
@@ -324,7 +327,7 @@ mod tests {
             shortcut: None,
             local: LocalAddr(Addr::SocketAddr(addr)),
         });
-        let idle = IdleWatch::start(Duration::from_secs(60));
+        let idle = IdleWatch::start(Duration::from_secs(60), 0);
         let (_phase, watching) = watch::channel(Phase::Serving);
         let accepted = Accepted {
             stream,

@@ -1,11 +1,11 @@
-//! Adapters (http): request bodies whose client stops sending. A body that a handler is
-//! reading and that gets nothing from its client for the idle period fails with `TimedOut`,
-//! and the request is answered 408 (`REQUEST_TIMEOUT`). A body nobody is reading at the
-//! moment (the proxy waiting for NoETL to take the previous chunk) is not waiting on its
-//! client and is never cut off; a slow client that keeps sending is not either. The
-//! listener's idle sweeper does the watching, and a body starts being watched only when a
-//! read finds nothing ready, so a body that arrives with its head costs no allocation and no
-//! registration.
+//! Adapters (http): request bodies whose client stops sending, or sends too slowly. A body
+//! that a handler is reading and that gets less than the minimum rate's bytes from its client
+//! over the idle period (nothing at all, with the rate at 0) fails with `TimedOut`, and the
+//! request is answered 408 (`REQUEST_TIMEOUT`). A body nobody is reading at the moment (the
+//! proxy waiting for NoETL to take the previous chunk) is not waiting on its client and is
+//! never cut off; a client that keeps sending at the rate is not either. The listener's idle
+//! sweeper does the watching, and a body starts being watched only when a read finds nothing
+//! ready, so a body that arrives with its head costs no allocation and no registration.
 
 use std::io;
 use std::pin::Pin;
@@ -22,11 +22,12 @@ use super::quiet::{Activity, Slot, Watchable};
 /// The reads of one request body, as the sweeper sees them.
 #[derive(Default)]
 struct Progress {
-    /// Frames received so far.
-    frames: AtomicU64,
+    /// Bytes received since the watch began (frames without data, such as empty HTTP/2
+    /// DATA frames, are no progress).
+    bytes: AtomicU64,
     /// Whether the last read found nothing ready.
     waiting: AtomicBool,
-    /// Set by the sweeper after a whole period of waiting without a frame.
+    /// Set by the sweeper after a whole period of waiting without enough bytes.
     stalled: AtomicBool,
     waker: AtomicWaker,
 }
@@ -34,7 +35,7 @@ struct Progress {
 impl Watchable for Progress {
     fn look(&self) -> (u64, bool) {
         (
-            self.frames.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
             self.waiting.load(Ordering::Relaxed),
         )
     }
@@ -46,7 +47,8 @@ impl Watchable for Progress {
 }
 
 /// What a request that failed this way is told.
-pub const STALL_MESSAGE: &str = "the client stopped sending the request body";
+pub const STALL_MESSAGE: &str =
+    "the client stopped sending the request body, or sent it below the minimum rate";
 
 /// The error a stalled body fails with (inside an `io::Error` of kind `TimedOut`).
 #[derive(Debug, thiserror::Error)]
@@ -82,8 +84,9 @@ struct Watch {
     waited: Option<(Arc<Progress>, Option<Slot>)>,
 }
 
-/// A request body that fails with `TimedOut` when its client sends nothing for the idle
-/// period while it is being read. An empty body is passed through unwatched.
+/// A request body that fails with `TimedOut` when its client sends less than the minimum
+/// rate's bytes over the idle period while it is being read. An empty body is passed through
+/// unwatched.
 pub struct WatchedBody<B> {
     body: B,
     watch: Option<Watch>,
@@ -139,7 +142,7 @@ where
                 let (progress, _) = watch.waited.get_or_insert_with(|| {
                     let progress = Arc::new(Progress::default());
                     let watched: Arc<dyn Watchable> = progress.clone();
-                    let slot = watch.activity.watch_also(watched);
+                    let slot = watch.activity.watch_body(watched);
                     (progress, slot)
                 });
                 progress.waker.register(cx.waker());
@@ -152,7 +155,14 @@ where
             Poll::Ready(frame) => {
                 if let Some((progress, _)) = &watch.waited {
                     progress.waiting.store(false, Ordering::Relaxed);
-                    progress.frames.fetch_add(1, Ordering::Relaxed);
+                    let len = frame
+                        .as_ref()
+                        .and_then(|read| read.as_ref().ok())
+                        .and_then(Frame::data_ref)
+                        .map_or(0, Bytes::len);
+                    progress
+                        .bytes
+                        .fetch_add(u64::try_from(len).unwrap_or(u64::MAX), Ordering::Relaxed);
                 }
                 Poll::Ready(as_io(frame))
             }
@@ -194,7 +204,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_body_whose_client_sends_nothing_fails_after_one_period() {
-        let watch = IdleWatch::start(PERIOD);
+        let watch = IdleWatch::start(PERIOD, 0);
         let (activity, _quiet) = watch.watch();
         let (_sender, mut body) = body(&activity);
         let started = tokio::time::Instant::now();
@@ -214,7 +224,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_slow_client_that_keeps_sending_is_not_cut_off() {
-        let watch = IdleWatch::start(PERIOD);
+        let watch = IdleWatch::start(PERIOD, 0);
         let (activity, _quiet) = watch.watch();
         let (sender, mut body) = body(&activity);
         let feeder = tokio::spawn(async move {
@@ -233,9 +243,75 @@ mod tests {
         assert_eq!(frames, 20);
     }
 
+    /// Sends `times` frames of `size` bytes, one every `every`, for as long as the body is read.
+    fn feed(sender: mpsc::Sender<Chunk>, size: usize, every: Duration, times: usize) {
+        tokio::spawn(async move {
+            for _ in 0..times {
+                tokio::time::sleep(every).await;
+                let chunk = Frame::data(Bytes::from(vec![b'x'; size]));
+                if sender.send(Ok(chunk)).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Reads `body` to its end or its first error; how long that took and how it ended.
+    async fn read_all(body: &mut WatchedBody<Chunks>) -> (Duration, Result<usize, io::Error>) {
+        let started = tokio::time::Instant::now();
+        let mut bytes = 0;
+        while let Some(read) = body.frame().await {
+            match read {
+                Ok(frame) => bytes += frame.into_data().map_or(0, |d| d.len()),
+                Err(err) => return (started.elapsed(), Err(err)),
+            }
+        }
+        (started.elapsed(), Ok(bytes))
+    }
+
+    /// 25 bytes per second over the 8 s period: 200 bytes per period.
+    const RATE: u64 = 25;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_trickled_below_the_minimum_rate_fails_after_one_period() {
+        let watch = IdleWatch::start(PERIOD, RATE);
+        let (activity, _quiet) = watch.watch();
+        let (sender, mut body) = body(&activity);
+        // A byte about every 3.4 s: never silent for a period, far below 200 bytes per period.
+        feed(sender, 1, PERIOD * 3 / 7, 100);
+        let (took, outcome) = read_all(&mut body).await;
+        let err = outcome.expect_err("the trickle is cut off");
+        assert!(is_stall(&err), "{err}");
+        assert!(took >= PERIOD && took <= PERIOD + PERIOD / 4, "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_sent_at_the_minimum_rate_is_read_whole() {
+        let watch = IdleWatch::start(PERIOD, RATE);
+        let (activity, _quiet) = watch.watch();
+        let (sender, mut body) = body(&activity);
+        // 150 bytes about every 3.4 s (350 bytes per period), for ten periods: a step of 200
+        // bytes is crossed at least every second frame, within every period.
+        feed(sender, 150, PERIOD * 3 / 7, 24);
+        let (took, outcome) = read_all(&mut body).await;
+        assert_eq!(outcome.expect("not cut off"), 150 * 24);
+        assert!(took >= PERIOD * 10, "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn frames_without_data_are_no_progress() {
+        let watch = IdleWatch::start(PERIOD, 0);
+        let (activity, _quiet) = watch.watch();
+        let (sender, mut body) = body(&activity);
+        feed(sender, 0, PERIOD * 3 / 7, 100);
+        let (took, outcome) = read_all(&mut body).await;
+        assert!(is_stall(&outcome.expect_err("empty frames do not keep it")));
+        assert!(took >= PERIOD && took <= PERIOD + PERIOD / 4, "{took:?}");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_body_nobody_reads_is_not_waiting_on_its_client() {
-        let watch = IdleWatch::start(PERIOD);
+        let watch = IdleWatch::start(PERIOD, 0);
         let (activity, _quiet) = watch.watch();
         let (sender, mut body) = body(&activity);
         sender
@@ -269,7 +345,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_empty_body_is_not_watched() {
-        let watch = IdleWatch::start(PERIOD);
+        let watch = IdleWatch::start(PERIOD, 0);
         let (activity, _quiet) = watch.watch();
         let body = WatchedBody::new(Empty::<Bytes>::new(), &activity);
         assert!(body.watch.is_none());

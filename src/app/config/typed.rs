@@ -105,6 +105,9 @@ pub struct Config {
     /// A connection without a request in flight for this long is closed (kept-alive ones left
     /// idle, and clients that send a request's head too slowly ever to finish it).
     pub idle_timeout: Duration,
+    /// The bytes per second a request body being read must bring, averaged over the idle
+    /// period (0: only a period with nothing at all fails it).
+    pub min_body_rate: u64,
     /// The most client connections the public listener holds open; `None`: derived from the
     /// open-file limit at start-up.
     pub max_connections: Option<usize>,
@@ -275,6 +278,10 @@ impl Config {
             ("GATEWAY_DRAIN_SECS", secs(self.drain_deadline)),
             ("GATEWAY_SEND_TIMEOUT_SECS", secs(self.send_timeout)),
             ("GATEWAY_IDLE_TIMEOUT_SECS", secs(self.idle_timeout)),
+            (
+                "GATEWAY_MIN_BODY_BYTES_PER_SEC",
+                self.min_body_rate.to_string(),
+            ),
             ("GATEWAY_MAX_BODY_BYTES", self.max_body_bytes.to_string()),
             (
                 "GATEWAY_MAX_CONNECTIONS",

@@ -210,6 +210,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             "GATEWAY_IDLE_TIMEOUT_SECS",
             raw.gateway_idle_timeout_secs,
         )?,
+        min_body_rate: min_body_rate(raw.gateway_min_body_bytes_per_sec)?,
         max_connections: match raw.gateway_max_connections {
             0 => None,
             n => Some(count(
@@ -299,6 +300,21 @@ fn count(key: &str, value: u64, at_most: usize, what: &str) -> Result<usize, Con
         Ok(n) if n > 0 => Ok(n),
         _ => Err(ConfigError::new(key, "must be a positive number", fix())),
     }
+}
+
+/// The most bytes per second a request body may be asked to keep up: far above any client
+/// link, so that a larger value is a mistake (a unit of bits, or of bytes per period).
+const MAX_MIN_BODY_RATE: u64 = 100 * 1024 * 1024;
+
+fn min_body_rate(value: u64) -> Result<u64, ConfigError> {
+    if value > MAX_MIN_BODY_RATE {
+        return Err(ConfigError::new(
+            "GATEWAY_MIN_BODY_BYTES_PER_SEC",
+            format!("must be at most {MAX_MIN_BODY_RATE} bytes per second"),
+            "set it to the slowest request body a client may send, in bytes per second (0: only a body that sends nothing for GATEWAY_IDLE_TIMEOUT_SECS is cut off)",
+        ));
+    }
+    Ok(value)
 }
 
 fn secs(key: &str, value: u64) -> Result<Duration, ConfigError> {
