@@ -19,28 +19,27 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_TRACEPARENT: HeaderName = HeaderName::from_static(TRACEPARENT);
-const IDENTITY: [HeaderName; 3] = [
-    HeaderName::from_static("x-noetl-user-id"),
-    HeaderName::from_static("x-noetl-user-email"),
-    HeaderName::from_static("x-noetl-user-roles"),
-];
+const X_NOETL_USER_ID: HeaderName = HeaderName::from_static("x-noetl-user-id");
+const X_NOETL_USER_EMAIL: HeaderName = HeaderName::from_static("x-noetl-user-email");
+const X_NOETL_USER_ROLES: HeaderName = HeaderName::from_static("x-noetl-user-roles");
 
-/// The headers that belong to one connection, never passed on.
-const HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::PROXY_AUTHORIZATION,
-    header::PROXY_AUTHENTICATE,
-    HeaderName::from_static("proxy-connection"),
+/// The headers that belong to one connection, never passed on. Kept as text: a set of
+/// `HeaderName`s (which have drop glue) would be built and dropped at each use.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "proxy-connection",
 ];
 
 /// Whether a header is hop-by-hop: one of the fixed set, or named by `Connection`.
 fn is_hop_by_hop(name: &HeaderName, named: &[HeaderName]) -> bool {
-    HOP_BY_HOP.contains(name) || named.contains(name)
+    HOP_BY_HOP.contains(&name.as_str()) || named.contains(name)
 }
 
 /// The header names a `Connection` header lists beyond the fixed set (usually none, so
@@ -51,25 +50,29 @@ fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|n| {
-            !HOP_BY_HOP
-                .iter()
-                .any(|fixed| fixed.as_str().eq_ignore_ascii_case(n))
-        })
+        .map(str::trim_ascii)
+        .filter(|n| !HOP_BY_HOP.iter().any(|fixed| fixed.eq_ignore_ascii_case(n)))
         .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
         .collect()
 }
 
-/// The headers without hop-by-hop ones, removed in place (the map is not rebuilt).
+/// The headers without hop-by-hop ones, removed in place (the map is not rebuilt). One pass
+/// notes which of the fixed set are present (a bit each), so that finding them allocates
+/// nothing; the names `Connection` lists are removed by name.
 pub(super) fn without_hop_by_hop(mut headers: HeaderMap) -> HeaderMap {
     let named = connection_named(&headers);
-    let found: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| is_hop_by_hop(name, &named))
-        .cloned()
-        .collect();
-    for name in &found {
+    let mut present = 0u16;
+    for name in headers.keys() {
+        if let Some(at) = HOP_BY_HOP.iter().position(|&fixed| fixed == name.as_str()) {
+            present |= 1 << at;
+        }
+    }
+    for (at, name) in HOP_BY_HOP.into_iter().enumerate() {
+        if present & (1 << at) != 0 {
+            headers.remove(name);
+        }
+    }
+    for name in &named {
         headers.remove(name);
     }
     headers
@@ -106,7 +109,7 @@ fn cookies_for_upstream(headers: &HeaderMap) -> Option<HeaderValue> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .map(str::trim)
+        .map(str::trim_ascii)
         .filter(|pair| !pair.is_empty() && !pair.starts_with("session_token="));
     for pair in pairs {
         if !kept.is_empty() {
@@ -139,8 +142,8 @@ pub(super) fn upstream_headers(call: &ProxyCall<'_>, session: &Session) -> Heade
     let roles = session.user.roles.as_slice().join(",");
     let set = [
         (X_FORWARDED_FOR, forwarded_for.as_str()),
-        (IDENTITY[1].clone(), session.user.email.as_str()),
-        (IDENTITY[2].clone(), roles.as_str()),
+        (X_NOETL_USER_EMAIL, session.user.email.as_str()),
+        (X_NOETL_USER_ROLES, roles.as_str()),
     ];
     for (name, value) in set {
         if let Ok(v) = HeaderValue::from_str(value)
@@ -150,7 +153,7 @@ pub(super) fn upstream_headers(call: &ProxyCall<'_>, session: &Session) -> Heade
         }
     }
     headers.insert(
-        IDENTITY[0].clone(),
+        X_NOETL_USER_ID,
         HeaderValue::from(session.user.user_id.get()),
     );
     headers.insert(REQUEST_ID, call.id.header_value().clone());
@@ -255,6 +258,65 @@ mod tests {
         let mut clean = HeaderMap::new();
         clean.insert("content-type", HeaderValue::from_static("text/plain"));
         assert_eq!(without_hop_by_hop(clean.clone()), clean);
+    }
+
+    fn identity_headers(email: &str, roles: &[&str]) -> HeaderMap {
+        use crate::domain::{Roles, User, UserId};
+        let session = Session {
+            user: User {
+                user_id: UserId::new(42),
+                email: email.to_owned(),
+                display_name: String::new(),
+                roles: Roles::new(roles.iter().copied()),
+            },
+            expires_at: None,
+            is_active: true,
+        };
+        let mut sent = HeaderMap::new();
+        sent.insert("x-noetl-user-id", HeaderValue::from_static("1"));
+        sent.insert(
+            "x-user-email",
+            HeaderValue::from_static("forged@example.com"),
+        );
+        sent.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        sent.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        sent.insert("accept", HeaderValue::from_static("*/*"));
+        let call = ProxyCall {
+            method: &poem::http::Method::GET,
+            uri: &"/noetl/health".parse().unwrap(),
+            headers: &sent,
+            remote: Some(IpAddr::from([10, 0, 0, 7])),
+            id: &super::super::request_id::CorrelationId::generated(),
+        };
+        upstream_headers(&call, &session)
+    }
+
+    #[test]
+    fn the_verified_identity_replaces_what_the_client_sent() {
+        let headers = identity_headers("ada@example.com", &["admin", "ops"]);
+        assert_eq!(headers["x-noetl-user-id"], "42");
+        assert_eq!(headers["x-noetl-user-email"], "ada@example.com");
+        assert_eq!(headers["x-noetl-user-roles"], "admin,ops");
+        assert_eq!(headers["x-forwarded-for"], "10.0.0.7");
+        assert_eq!(headers["accept"], "*/*");
+        assert_eq!(headers.get_all("x-noetl-user-id").iter().count(), 1);
+        for gone in ["x-user-email", "authorization", "connection"] {
+            assert!(!headers.contains_key(gone), "{gone}");
+        }
+    }
+
+    #[test]
+    fn an_identity_value_a_header_cannot_carry_or_an_empty_one_is_left_out() {
+        let headers = identity_headers("ada\r\nx-noetl-user-roles: admin", &[]);
+        assert!(!headers.contains_key("x-noetl-user-email"));
+        assert!(!headers.contains_key("x-noetl-user-roles"));
+        assert_eq!(headers["x-noetl-user-id"], "42");
+        // UTF-8 beyond ASCII passes as the header's bytes.
+        let headers = identity_headers("j\u{f6}rg@example.com", &["ops"]);
+        assert_eq!(
+            headers["x-noetl-user-email"].as_bytes(),
+            "j\u{f6}rg@example.com".as_bytes()
+        );
     }
 
     #[test]
