@@ -53,10 +53,10 @@ impl PathPolicy {
 
     /// The roles that may use `path` (relative to `/api/`), or `None` when it is open.
     pub fn required(&self, path: &str) -> Option<&[String]> {
-        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let path = path.trim_matches('/');
         self.rules
             .iter()
-            .find(|r| matches(&r.segments, &parts))
+            .find(|r| matches(&r.segments, path.split('/')))
             .map(|r| r.roles.as_slice())
     }
 
@@ -67,13 +67,19 @@ impl PathPolicy {
     }
 }
 
-fn matches(pattern: &[String], parts: &[&str]) -> bool {
-    match (pattern.first().map(String::as_str), parts.first()) {
-        (Some("**"), _) => true,
-        (None, None) => true,
-        (Some(p), Some(part)) if p == "*" || p == *part => matches(&pattern[1..], &parts[1..]),
-        _ => false,
+/// Whether the path's `parts` fit `pattern`, segment by segment (`*` one segment, `**` the
+/// rest), without collecting them (this runs on every proxied request).
+fn matches<'a>(pattern: &[String], mut parts: impl Iterator<Item = &'a str>) -> bool {
+    for segment in pattern {
+        if segment == "**" {
+            return true;
+        }
+        match parts.next() {
+            Some(part) if segment == "*" || segment == part => {}
+            _ => return false,
+        }
     }
+    parts.next().is_none()
 }
 
 #[cfg(test)]
@@ -94,6 +100,11 @@ mod tests {
         assert!(policy.allows("postgres/execute", &Roles::new(["dba"])));
         assert!(!policy.allows("executions/42/cancel", &dev));
         assert!(policy.allows("executions/42", &dev));
+        assert!(
+            policy.allows("executions/42/cancel/more", &dev),
+            "a longer path"
+        );
+        assert!(!policy.allows("/credentials/", &dev), "slashes around it");
         assert!(policy.allows("catalog/list", &dev));
         assert!(PathPolicy::parse("nope").is_err());
         assert!(PathPolicy::parse("a/**/b=admin").is_err());
