@@ -20,7 +20,7 @@ use noetl_gateway::adapters::noetl::{ForwarderSettings, HyperForwarder};
 use noetl_gateway::ports::{ForwardRequest, Forwarder};
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: noetl_gateway::allocator::Allocator = noetl_gateway::allocator::Allocator;
 
 async fn forward(
     forwarder: HyperForwarder,

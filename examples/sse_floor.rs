@@ -23,7 +23,7 @@ use poem::{
 };
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: noetl_gateway::allocator::Allocator = noetl_gateway::allocator::Allocator;
 
 const FRAME: &str = "{\"protocolVersion\":1}";
 

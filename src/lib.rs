@@ -6,6 +6,7 @@
 //! Dependencies point inward; `tests/architecture.rs` enforces it.
 
 pub mod adapters;
+pub mod allocator;
 pub mod app;
 pub mod domain;
 pub mod ports;

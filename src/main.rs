@@ -12,7 +12,7 @@ use noetl_gateway::app::{Application, Config};
 /// mimalloc: its per-thread heaps keep allocation off glibc's shared arenas, which cost a
 /// sixth of the request path under load (measured in `bench/`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: noetl_gateway::allocator::Allocator = noetl_gateway::allocator::Allocator;
 
 /// sysexits' EX_CONFIG-adjacent EX_USAGE: the configuration cannot be used.
 const EXIT_CONFIG: u8 = 64;
