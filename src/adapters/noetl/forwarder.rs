@@ -166,9 +166,17 @@ impl Forwarder for HyperForwarder {
                 "NOETL_BASE_URL names no host".to_owned(),
             ));
         };
-        let target = format!("{}{}", self.inner.prefix, request.path_and_query);
-        let uri: Uri = target
-            .parse()
+        // The target's text becomes the URI without a copy (no prefix: the path as it came).
+        let prefix = &self.inner.prefix;
+        let target = if prefix.is_empty() {
+            request.path_and_query
+        } else {
+            let mut joined = String::with_capacity(prefix.len() + request.path_and_query.len());
+            joined.push_str(prefix);
+            joined.push_str(&request.path_and_query);
+            joined
+        };
+        let uri = Uri::try_from(target)
             .map_err(|e: http::uri::InvalidUri| ForwardError::BadRequest(e.to_string()))?;
         // A request without a body goes out with an empty one, not an empty chunked stream.
         let body = if request.has_body {
@@ -217,6 +225,48 @@ mod tests {
             }
         });
         format!("http://{addr}")
+    }
+
+    /// A server that answers every request with its request line as the body.
+    async fn echoing_the_request_line() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0u8; 4096];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let line = head.lines().next().unwrap_or_default().to_owned();
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{line}",
+                    line.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn the_base_urls_path_goes_in_front_of_the_forwarded_one() {
+        let server = echoing_the_request_line().await;
+        for (base, seen) in [
+            (server.clone(), "GET /api/x?y=1 HTTP/1.1"),
+            (format!("{server}/root"), "GET /root/api/x?y=1 HTTP/1.1"),
+        ] {
+            let forwarder = HyperForwarder::new(ForwarderSettings {
+                base_url: base,
+                connect_timeout: Duration::from_secs(1),
+                first_byte_timeout: Duration::from_secs(2),
+                max_connections: 4,
+            });
+            let mut request = get();
+            request.path_and_query = "/api/x?y=1".to_owned();
+            let response = forwarder.forward(request).await.expect("an answer");
+            let body: Vec<_> = response.body.try_collect().await.unwrap();
+            assert_eq!(String::from_utf8(body.concat()).unwrap(), seen);
+        }
     }
 
     fn get() -> ForwardRequest {
