@@ -209,26 +209,9 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
-    /// A server that answers one request per connection and then closes it, without saying
-    /// so in the answer: each pooled connection is found closed by the next request.
-    async fn one_answer_per_connection() -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            loop {
-                let (mut socket, _) = listener.accept().await.unwrap();
-                let mut buf = vec![0u8; 4096];
-                let _ = socket.read(&mut buf).await;
-                let _ = socket
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                    .await;
-            }
-        });
-        format!("http://{addr}")
-    }
-
-    /// A server that answers every request with its request line as the body.
-    async fn echoing_the_request_line() -> String {
+    /// A server that reads one request on each connection, writes what `answer` makes of its
+    /// head, and closes the connection; its base URL.
+    async fn answering(answer: fn(&str) -> String) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -237,15 +220,28 @@ mod tests {
                 let mut buf = vec![0u8; 4096];
                 let n = socket.read(&mut buf).await.unwrap_or(0);
                 let head = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let line = head.lines().next().unwrap_or_default().to_owned();
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{line}",
-                    line.len()
-                );
-                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.write_all(answer(&head).as_bytes()).await;
             }
         });
         format!("http://{addr}")
+    }
+
+    /// Answers each connection's one request without saying that it closes the connection:
+    /// each pooled connection is found closed by the next request.
+    async fn one_answer_per_connection() -> String {
+        answering(|_| "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_owned()).await
+    }
+
+    /// Answers every request with its request line as the body.
+    async fn echoing_the_request_line() -> String {
+        answering(|head| {
+            let line = head.lines().next().unwrap_or_default();
+            format!(
+                "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{line}",
+                line.len()
+            )
+        })
+        .await
     }
 
     #[tokio::test]
