@@ -58,8 +58,7 @@ impl Activity {
     /// bytes, and only a whole step of the minimum rate's bytes counts as progress.
     pub(super) fn watch_body(&self, watched: Arc<dyn Watchable>) -> Option<Slot> {
         let registry = self.registry.upgrade()?;
-        let step = lock(&registry).body_step;
-        Some(Slot::insert(registry, watched, step))
+        Some(Slot::insert(registry, watched, Measure::BodySteps))
     }
 }
 
@@ -124,6 +123,15 @@ where
     }
 }
 
+/// How the sweeper reads a watched thing's count.
+#[derive(Clone, Copy)]
+enum Measure {
+    /// Every change is progress (a connection's requests).
+    EveryChange,
+    /// Only whole steps of the listener's body step are (a request body's bytes).
+    BodySteps,
+}
+
 /// One watched connection or body, as the sweeper sees it.
 struct Entry {
     watched: Arc<dyn Watchable>,
@@ -152,18 +160,22 @@ impl Slot {
     fn insert(
         registry: Arc<Mutex<Registry>>,
         watched: Arc<dyn Watchable>,
-        step: NonZeroU64,
+        measure: Measure,
     ) -> Self {
-        // The first look starts the period rather than counting as a quiet one (the watched
-        // thing may be a moment old by then).
-        let entry = Entry {
-            watched,
-            last: None,
-            step,
-            quiet_looks: 0,
-        };
         let index = {
             let mut registry = lock(&registry);
+            let step = match measure {
+                Measure::EveryChange => NonZeroU64::MIN,
+                Measure::BodySteps => registry.body_step,
+            };
+            // The first look starts the period rather than counting as a quiet one (the
+            // watched thing may be a moment old by then).
+            let entry = Entry {
+                watched,
+                last: None,
+                step,
+                quiet_looks: 0,
+            };
             match registry.free.pop() {
                 Some(index) => {
                     registry.entries[index] = Some(entry);
@@ -221,7 +233,7 @@ impl IdleWatch {
             _slot: Slot::insert(
                 Arc::clone(&self.registry),
                 activity.clone(),
-                NonZeroU64::MIN,
+                Measure::EveryChange,
             ),
             registered: None,
         };
