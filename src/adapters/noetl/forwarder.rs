@@ -171,10 +171,7 @@ impl Forwarder for HyperForwarder {
         let target = if prefix.is_empty() {
             request.path_and_query
         } else {
-            let mut joined = String::with_capacity(prefix.len() + request.path_and_query.len());
-            joined.push_str(prefix);
-            joined.push_str(&request.path_and_query);
-            joined
+            [prefix.as_str(), request.path_and_query.as_str()].concat()
         };
         let uri = Uri::try_from(target)
             .map_err(|e: http::uri::InvalidUri| ForwardError::BadRequest(e.to_string()))?;
