@@ -532,14 +532,7 @@ async fn an_upload_is_cut_off(min_rate: u64, trickle: bool) {
     let started = Instant::now();
     // The sending half stays open either way: a closed one would end the body early.
     let (_silent, trickler) = if trickle {
-        let trickler = tokio::spawn(async move {
-            for _ in 0..800 {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                if write.write_all(&[1u8]).await.is_err() {
-                    break;
-                }
-            }
-        });
+        let trickler = support::trickle(write, &[1], Duration::from_millis(100), 800);
         (None, Some(trickler))
     } else {
         (Some(write), None)

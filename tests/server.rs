@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use noetl_gateway::app::config::RawConfig;
 use serde_json::{Value, json};
 use support::{NoetlStandIn, TestGateway, base_raw_config, read_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -104,10 +105,15 @@ async fn a_request_still_unfinished_at_the_drain_deadline_is_cut_off() {
 
 /// A gateway that closes connections after one second without a request in flight.
 async fn with_one_second_idle() -> TestGateway {
+    TestGateway::start(one_second_idle()).await
+}
+
+/// The settings of `with_one_second_idle`.
+fn one_second_idle() -> RawConfig {
     let mut raw = base_raw_config("http://127.0.0.1:9", None);
     raw.gateway_idle_timeout_secs = 1;
     raw.gateway_heartbeat_interval_secs = 1;
-    TestGateway::start(raw).await
+    raw
 }
 
 /// An HTTP/2 connection (prior knowledge) to the gateway's public listener, driven by its
@@ -331,8 +337,7 @@ async fn a_body_whose_client_stops_sending_is_answered_408() {
 /// A gateway that closes connections after one second without a request in flight and asks
 /// a request body for `rate` bytes per second.
 async fn with_one_second_idle_and_body_rate(rate: u64) -> TestGateway {
-    let mut raw = base_raw_config("http://127.0.0.1:9", None);
-    raw.gateway_idle_timeout_secs = 1;
+    let mut raw = one_second_idle();
     raw.gateway_min_body_bytes_per_sec = rate;
     TestGateway::start(raw).await
 }
@@ -345,14 +350,7 @@ async fn a_body_trickled_below_the_minimum_rate_is_answered_408() {
     write.write_all(head.as_bytes()).await.unwrap();
     let started = Instant::now();
     // Two bytes every 200 ms: never silent, but 10 bytes per second against 100.
-    let trickle = tokio::spawn(async move {
-        for _ in 0..100 {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            if write.write_all(b"  ").await.is_err() {
-                return;
-            }
-        }
-    });
+    let trickle = support::trickle(write, b"  ", Duration::from_millis(200), 100);
     let got = read_until(&mut read, "REQUEST_TIMEOUT", Duration::from_secs(8)).await;
     let elapsed = started.elapsed();
     trickle.abort();

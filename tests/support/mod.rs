@@ -109,6 +109,25 @@ where
     }
 }
 
+/// Writes `chunk` to `write` every `every`, `times` times or until a write fails: a client
+/// that sends slowly. The task, to abort when done with it.
+pub fn trickle(
+    mut write: tokio::net::tcp::OwnedWriteHalf,
+    chunk: &'static [u8],
+    every: std::time::Duration,
+    times: usize,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::io::AsyncWriteExt;
+    tokio::spawn(async move {
+        for _ in 0..times {
+            tokio::time::sleep(every).await;
+            if write.write_all(chunk).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
 /// Reads `conn` until what arrived contains `needle` or the peer closes, for at most
 /// `within`; what was read.
 pub async fn read_until(

@@ -222,29 +222,18 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_slow_client_that_keeps_sending_is_not_cut_off() {
-        let watch = IdleWatch::start(PERIOD, 0);
+    /// A body read on a listener whose bodies must bring `rate` bytes per second, while its
+    /// client sends `times` frames of `size` bytes, one every `every`: how long the reading
+    /// took and how it ended (the bytes read, or the error).
+    async fn read_fed_body(
+        rate: u64,
+        size: usize,
+        every: Duration,
+        times: usize,
+    ) -> (Duration, Result<usize, io::Error>) {
+        let watch = IdleWatch::start(PERIOD, rate);
         let (activity, _quiet) = watch.watch();
         let (sender, mut body) = body(&activity);
-        let feeder = tokio::spawn(async move {
-            for _ in 0..20 {
-                tokio::time::sleep(PERIOD / 2).await;
-                let chunk = Frame::data(Bytes::from_static(b"x"));
-                sender.send(Ok(chunk)).await.expect("the body is read");
-            }
-        });
-        let mut frames = 0;
-        while let Some(read) = body.frame().await {
-            read.expect("no stall while data keeps coming");
-            frames += 1;
-        }
-        feeder.await.expect("the feeder ends");
-        assert_eq!(frames, 20);
-    }
-
-    /// Sends `times` frames of `size` bytes, one every `every`, for as long as the body is read.
-    fn feed(sender: mpsc::Sender<Chunk>, size: usize, every: Duration, times: usize) {
         tokio::spawn(async move {
             for _ in 0..times {
                 tokio::time::sleep(every).await;
@@ -254,10 +243,6 @@ mod tests {
                 }
             }
         });
-    }
-
-    /// Reads `body` to its end or its first error; how long that took and how it ended.
-    async fn read_all(body: &mut WatchedBody<Chunks>) -> (Duration, Result<usize, io::Error>) {
         let started = tokio::time::Instant::now();
         let mut bytes = 0;
         while let Some(read) = body.frame().await {
@@ -269,17 +254,20 @@ mod tests {
         (started.elapsed(), Ok(bytes))
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_client_that_keeps_sending_is_not_cut_off() {
+        // A byte every half period, with no minimum rate.
+        let (_, outcome) = read_fed_body(0, 1, PERIOD / 2, 20).await;
+        assert_eq!(outcome.expect("no stall while data keeps coming"), 20);
+    }
+
     /// 25 bytes per second over the 8 s period: 200 bytes per period.
     const RATE: u64 = 25;
 
     #[tokio::test(start_paused = true)]
     async fn a_body_trickled_below_the_minimum_rate_fails_after_one_period() {
-        let watch = IdleWatch::start(PERIOD, RATE);
-        let (activity, _quiet) = watch.watch();
-        let (sender, mut body) = body(&activity);
         // A byte about every 3.4 s: never silent for a period, far below 200 bytes per period.
-        feed(sender, 1, PERIOD * 3 / 7, 100);
-        let (took, outcome) = read_all(&mut body).await;
+        let (took, outcome) = read_fed_body(RATE, 1, PERIOD * 3 / 7, 100).await;
         let err = outcome.expect_err("the trickle is cut off");
         assert!(is_stall(&err), "{err}");
         assert!(took >= PERIOD && took <= PERIOD + PERIOD / 4, "{took:?}");
@@ -287,24 +275,16 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_body_sent_at_the_minimum_rate_is_read_whole() {
-        let watch = IdleWatch::start(PERIOD, RATE);
-        let (activity, _quiet) = watch.watch();
-        let (sender, mut body) = body(&activity);
         // 150 bytes about every 3.4 s (350 bytes per period), for ten periods: a step of 200
         // bytes is crossed at least every second frame, within every period.
-        feed(sender, 150, PERIOD * 3 / 7, 24);
-        let (took, outcome) = read_all(&mut body).await;
+        let (took, outcome) = read_fed_body(RATE, 150, PERIOD * 3 / 7, 24).await;
         assert_eq!(outcome.expect("not cut off"), 150 * 24);
         assert!(took >= PERIOD * 10, "{took:?}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn frames_without_data_are_no_progress() {
-        let watch = IdleWatch::start(PERIOD, 0);
-        let (activity, _quiet) = watch.watch();
-        let (sender, mut body) = body(&activity);
-        feed(sender, 0, PERIOD * 3 / 7, 100);
-        let (took, outcome) = read_all(&mut body).await;
+        let (took, outcome) = read_fed_body(0, 0, PERIOD * 3 / 7, 100).await;
         assert!(is_stall(&outcome.expect_err("empty frames do not keep it")));
         assert!(took >= PERIOD && took <= PERIOD + PERIOD / 4, "{took:?}");
     }
