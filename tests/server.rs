@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -523,7 +524,12 @@ async fn with_connection_bound(bound: u64) -> TestGateway {
 /// A connection to the public listener that has had one `/health` answered, so the gateway
 /// has admitted it; it is kept open.
 async fn admitted(gw: &TestGateway) -> TcpStream {
-    let mut conn = TcpStream::connect(gw.app.public_addr).await.unwrap();
+    admitted_at(gw.app.public_addr).await
+}
+
+/// A connection to the listener at `addr` that has had one `/health` answered; kept open.
+async fn admitted_at(addr: SocketAddr) -> TcpStream {
+    let mut conn = TcpStream::connect(addr).await.unwrap();
     conn.write_all(b"GET /health HTTP/1.1\r\nhost: gw\r\n\r\n")
         .await
         .unwrap();
@@ -535,7 +541,12 @@ async fn admitted(gw: &TestGateway) -> TcpStream {
 /// A `/health` request on a new connection, read until the gateway closes it: the whole
 /// answer, or `None` when it kept the connection open.
 async fn health_on_a_new_connection(gw: &TestGateway) -> Option<String> {
-    let (mut read, mut write) = open(gw).await;
+    health_on_a_new_connection_at(gw.app.public_addr).await
+}
+
+/// As [`health_on_a_new_connection`], on the listener at `addr`.
+async fn health_on_a_new_connection_at(addr: SocketAddr) -> Option<String> {
+    let (mut read, mut write) = TcpStream::connect(addr).await.unwrap().into_split();
     write
         .write_all(b"GET /health HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n")
         .await
@@ -547,8 +558,13 @@ async fn health_on_a_new_connection(gw: &TestGateway) -> Option<String> {
 
 /// Whether a new connection gets its `/health` answered within 5 s (once a place is free).
 async fn served_within_5s(gw: &TestGateway) -> bool {
+    served_within_5s_at(gw.app.public_addr).await
+}
+
+/// As [`served_within_5s`], on the listener at `addr`.
+async fn served_within_5s_at(addr: SocketAddr) -> bool {
     support::eventually(Duration::from_secs(5), || async {
-        health_on_a_new_connection(gw)
+        health_on_a_new_connection_at(addr)
             .await
             .is_some_and(|answer| answer.starts_with("HTTP/1.1 200"))
     })
@@ -568,16 +584,8 @@ async fn a_connection_past_the_bound_is_answered_503_and_closed_and_a_freed_plac
     let answer = health_on_a_new_connection(&gw)
         .await
         .expect("the refused connection is closed");
-    let (head, body) = answer.split_once("\r\n\r\n").expect("a whole answer");
-    let head = head.to_ascii_lowercase();
-    assert!(head.starts_with("http/1.1 503"), "{head}");
-    assert!(head.contains("\r\nretry-after: 1"), "{head}");
-    assert!(head.contains("\r\nconnection: close"), "{head}");
-    let body: Value = serde_json::from_str(body).expect("a JSON error body");
-    assert_eq!(body["code"], "UNAVAILABLE", "{body}");
-    let id = body["request_id"].as_str().expect("a request id");
-    assert!(head.contains(&format!("\r\nx-request-id: {id}")), "{head}");
-    // The internal listener has no such bound: its metrics answer while the public one is full.
+    assert_refused(&answer);
+    // The internal listener's bound is its own: its metrics answer while the public one is full.
     assert_eq!(
         metric(&gw, "gateway_connections_refused_total")
             .await
@@ -597,6 +605,67 @@ async fn a_connection_past_the_bound_is_answered_503_and_closed_and_a_freed_plac
     assert!(
         served_within_5s(&gw).await,
         "a new connection is served once one has closed"
+    );
+}
+
+/// Asserts that `answer` is the 503 refusal of a connection past a listener's bound.
+fn assert_refused(answer: &str) {
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a whole answer");
+    let head = head.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 503"), "{head}");
+    assert!(head.contains("\r\nretry-after: 1"), "{head}");
+    assert!(head.contains("\r\nconnection: close"), "{head}");
+    let body: Value = serde_json::from_str(body).expect("a JSON error body");
+    assert_eq!(body["code"], "UNAVAILABLE", "{body}");
+    let id = body["request_id"].as_str().expect("a request id");
+    assert!(head.contains(&format!("\r\nx-request-id: {id}")), "{head}");
+}
+
+#[tokio::test]
+async fn the_internal_listener_has_a_bound_of_its_own() {
+    let mut raw = base_raw_config("http://127.0.0.1:9", None);
+    raw.gateway_internal_max_connections = 2;
+    let gw = TestGateway::start(raw).await;
+    let internal = gw.app.internal_addr;
+    let held = admitted_at(internal).await;
+    // The test client's pooled connection for the scrape takes the second place.
+    let before = gw.metrics_text().await;
+    assert_eq!(
+        support::metric_value(&before, "gateway_internal_connections_limit"),
+        Some("2"),
+        "{before}"
+    );
+    let answer = health_on_a_new_connection_at(internal)
+        .await
+        .expect("the refused connection is closed");
+    assert_refused(&answer);
+    let after = gw.metrics_text().await;
+    assert_eq!(
+        support::metric_value(&after, "gateway_internal_connections_refused_total"),
+        Some("1"),
+        "{after}"
+    );
+    assert_eq!(
+        support::metric_value(&after, "gateway_internal_connections_open"),
+        Some("2"),
+        "{after}"
+    );
+    // The public listener's bound and counts are its own.
+    assert_eq!(
+        support::metric_value(&after, "gateway_connections_refused_total"),
+        Some("0"),
+        "{after}"
+    );
+    assert!(
+        health_on_a_new_connection(&gw)
+            .await
+            .is_some_and(|answer| answer.starts_with("HTTP/1.1 200")),
+        "the public listener still serves"
+    );
+    drop(held);
+    assert!(
+        served_within_5s_at(internal).await,
+        "a closed internal connection gives its place back"
     );
 }
 

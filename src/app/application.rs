@@ -14,10 +14,10 @@ use tokio::task::JoinHandle;
 use super::Config;
 use super::auth::{AuthService, AuthSettings, LocalSessions};
 use super::callbacks::CallbackService;
-use super::capacity::client_connection_bound;
+use super::capacity::{OwnConnections, client_connection_bound};
 use super::executions::ExecutionService;
 use super::gateway::Gateway;
-use super::metrics::Metrics;
+use super::metrics::{Listener, Metrics};
 use super::patience::Patience;
 use super::presence::Presence;
 use super::readiness::Readiness;
@@ -68,6 +68,8 @@ pub struct Application {
     min_body_rate: u64,
     /// The bound on the public listener's client connections.
     admission: Admission,
+    /// The bound on the internal listener's connections.
+    internal_admission: Admission,
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
@@ -220,8 +222,11 @@ impl Application {
         .spawn(draining.clone());
         let fits = client_connection_bound(
             crate::adapters::process::open_files_limit(),
-            config.proxy.max_connections,
-            config.auth.max_pending,
+            OwnConnections {
+                proxy: config.proxy.max_connections,
+                auth_pending: config.auth.max_pending,
+                internal: config.internal_max_connections,
+            },
         );
         let max_connections = config.max_connections.unwrap_or(fits);
         if max_connections > fits {
@@ -234,7 +239,12 @@ impl Application {
             );
         }
         tracing::debug!(max_connections, "public listener's connection bound");
-        let admission = Admission::new(max_connections, metrics.clone());
+        let admission = Admission::new(max_connections, metrics.clone(), Listener::Public);
+        let internal_admission = Admission::new(
+            config.internal_max_connections,
+            metrics.clone(),
+            Listener::Internal,
+        );
         let gateway = Arc::new(Gateway {
             executions: ExecutionService::new(
                 runner.clone(),
@@ -279,6 +289,7 @@ impl Application {
             idle_timeout: config.idle_timeout,
             min_body_rate: config.min_body_rate,
             admission,
+            internal_admission,
         })
     }
 
@@ -329,7 +340,7 @@ impl Application {
             "internal",
             internal_endpoint(self.gateway.clone()),
             None,
-            None,
+            Some(self.internal_admission),
             stopped(stop_rx),
             limits,
         );

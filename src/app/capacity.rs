@@ -3,25 +3,35 @@
 //! open-file limit less the descriptors the gateway keeps for its own connections (to NoETL,
 //! to NATS, on the internal listener).
 
-/// Descriptors kept beyond the proxy's and auth's bounds: the internal listener's
-/// connections (worker callbacks, metrics scrapes), NATS, NoETL calls other than the proxy's
-/// and auth's, and files.
-const KEPT_FOR_OTHERS: u64 = 512;
+/// Descriptors kept beyond the bounds of the proxy, auth and the internal listener: NATS,
+/// NoETL calls other than the proxy's and auth's, and files.
+const KEPT_FOR_OTHERS: u64 = 256;
 /// The bound when the process has no open-file limit.
 const WITHOUT_A_LIMIT: usize = 1_000_000;
 
+/// What the gateway may hold open besides the public listener's connections.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnConnections {
+    /// To NoETL for the proxy (`GATEWAY_PROXY_MAX_CONNECTIONS`).
+    pub proxy: usize,
+    /// To NoETL for auth (`GATEWAY_AUTH_MAX_PENDING`).
+    pub auth_pending: usize,
+    /// On the internal listener (`GATEWAY_INTERNAL_MAX_CONNECTIONS`).
+    pub internal: usize,
+}
+
 /// The public listener's connection bound when none is set: `open_files` (the soft limit,
-/// `None` for none) less what the proxy (`proxy_connections`) and auth (`auth_pending`) may
-/// hold open to NoETL and [`KEPT_FOR_OTHERS`], but never under half of the limit.
-pub fn client_connection_bound(
-    open_files: Option<u64>,
-    proxy_connections: usize,
-    auth_pending: usize,
-) -> usize {
+/// `None` for none) less what the gateway holds `own` and [`KEPT_FOR_OTHERS`], but never
+/// under half of the limit.
+pub fn client_connection_bound(open_files: Option<u64>, own: OwnConnections) -> usize {
     let Some(limit) = open_files else {
         return WITHOUT_A_LIMIT;
     };
-    let kept = u64::try_from(proxy_connections.saturating_add(auth_pending))
+    let held = own
+        .proxy
+        .saturating_add(own.auth_pending)
+        .saturating_add(own.internal);
+    let kept = u64::try_from(held)
         .unwrap_or(u64::MAX)
         .saturating_add(KEPT_FOR_OTHERS);
     let bound = limit.saturating_sub(kept).max(limit / 2).max(1);
@@ -34,26 +44,37 @@ pub fn client_connection_bound(
 mod tests {
     use super::*;
 
+    const DEFAULTS: OwnConnections = OwnConnections {
+        proxy: 1024,
+        auth_pending: 512,
+        internal: 256,
+    };
+
     #[test]
     fn the_limit_less_what_the_gateway_keeps() {
         assert_eq!(
-            client_connection_bound(Some(20_000), 1024, 512),
-            20_000 - 1024 - 512 - 512
+            client_connection_bound(Some(20_000), DEFAULTS),
+            20_000 - 1024 - 512 - 256 - 256
+        );
+        let more_internal = OwnConnections {
+            internal: 4096,
+            ..DEFAULTS
+        };
+        assert_eq!(
+            client_connection_bound(Some(20_000), more_internal),
+            20_000 - 1024 - 512 - 4096 - 256
         );
     }
 
     #[test]
     fn at_least_half_of_a_small_limit() {
-        assert_eq!(client_connection_bound(Some(1024), 1024, 512), 512);
-        assert_eq!(client_connection_bound(Some(1), 1024, 512), 1);
+        assert_eq!(client_connection_bound(Some(1024), DEFAULTS), 512);
+        assert_eq!(client_connection_bound(Some(1), DEFAULTS), 1);
     }
 
     #[test]
     fn no_limit_or_a_huge_one_gives_the_top_bound() {
-        assert_eq!(client_connection_bound(None, 1024, 512), 1_000_000);
-        assert_eq!(
-            client_connection_bound(Some(u64::MAX), 1024, 512),
-            1_000_000
-        );
+        assert_eq!(client_connection_bound(None, DEFAULTS), 1_000_000);
+        assert_eq!(client_connection_bound(Some(u64::MAX), DEFAULTS), 1_000_000);
     }
 }

@@ -27,12 +27,28 @@ pub struct Metrics {
     proxy_refused: Counter,
     streams_refused: Counter,
     proxy_connections: AtomicI64,
-    connections_open: AtomicI64,
-    connections_limit: AtomicI64,
-    connections_refused: Counter,
+    public_connections: ListenerConnections,
+    internal_connections: ListenerConnections,
     nats_connected: AtomicI64,
     open_files: AtomicI64,
     open_files_limit: AtomicI64,
+}
+
+/// One of the gateway's two listeners, whose client connections are counted apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// Browsers and CLIs (`ROUTER_PORT`).
+    Public,
+    /// Worker callbacks and metrics scrapes (`GATEWAY_INTERNAL_PORT`).
+    Internal,
+}
+
+/// A listener's client connections: open now, the bound, and those refused at it.
+#[derive(Debug, Default)]
+struct ListenerConnections {
+    open: AtomicI64,
+    limit: AtomicI64,
+    refused: Counter,
 }
 
 /// Where a session lookup was answered.
@@ -131,25 +147,38 @@ impl Metrics {
         self.streams_refused.increment();
     }
 
-    /// A client connection admitted by the public listener.
-    pub fn connection_opened(&self) {
-        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    /// The connection counts of `listener`.
+    fn connections(&self, listener: Listener) -> &ListenerConnections {
+        match listener {
+            Listener::Public => &self.public_connections,
+            Listener::Internal => &self.internal_connections,
+        }
     }
 
-    /// An admitted client connection closed.
-    pub fn connection_closed(&self) {
-        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    /// A client connection admitted by `listener`.
+    pub fn connection_opened(&self, listener: Listener) {
+        self.connections(listener)
+            .open
+            .fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A client connection refused because the public listener held as many as it may
-    /// (`GATEWAY_MAX_CONNECTIONS`).
-    pub fn connection_refused(&self) {
-        self.connections_refused.increment();
+    /// An admitted client connection of `listener` closed.
+    pub fn connection_closed(&self, listener: Listener) {
+        self.connections(listener)
+            .open
+            .fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// The bound on the public listener's open connections.
-    pub fn set_connection_limit(&self, at_most: usize) {
-        self.connections_limit
+    /// A client connection refused because `listener` held as many as it may
+    /// (`GATEWAY_MAX_CONNECTIONS`, `GATEWAY_INTERNAL_MAX_CONNECTIONS`).
+    pub fn connection_refused(&self, listener: Listener) {
+        self.connections(listener).refused.increment();
+    }
+
+    /// The bound on `listener`'s open connections.
+    pub fn set_connection_limit(&self, listener: Listener, at_most: usize) {
+        self.connections(listener)
+            .limit
             .store(gauge(at_most), Ordering::Relaxed);
     }
 
@@ -232,20 +261,37 @@ impl Metrics {
             "The proxy's connections to NoETL open now, in use or idle (at most GATEWAY_PROXY_MAX_CONNECTIONS).",
             self.proxy_connections.load(Ordering::Relaxed),
         );
+        let public = &self.public_connections;
         out.gauge(
             "gateway_connections_open",
             "Client connections open on the public listener now.",
-            self.connections_open.load(Ordering::Relaxed),
+            public.open.load(Ordering::Relaxed),
         );
         out.gauge(
             "gateway_connections_limit",
             "The most client connections the public listener holds open (GATEWAY_MAX_CONNECTIONS).",
-            self.connections_limit.load(Ordering::Relaxed),
+            public.limit.load(Ordering::Relaxed),
         );
         out.counter(
             "gateway_connections_refused_total",
             "Client connections answered 503 and closed because GATEWAY_MAX_CONNECTIONS were open.",
-            self.connections_refused.value(),
+            public.refused.value(),
+        );
+        let internal = &self.internal_connections;
+        out.gauge(
+            "gateway_internal_connections_open",
+            "Connections open on the internal listener now (workers' callbacks, scrapes).",
+            internal.open.load(Ordering::Relaxed),
+        );
+        out.gauge(
+            "gateway_internal_connections_limit",
+            "The most connections the internal listener holds open (GATEWAY_INTERNAL_MAX_CONNECTIONS).",
+            internal.limit.load(Ordering::Relaxed),
+        );
+        out.counter(
+            "gateway_internal_connections_refused_total",
+            "Connections to the internal listener answered 503 and closed because GATEWAY_INTERNAL_MAX_CONNECTIONS were open.",
+            internal.refused.value(),
         );
         out.gauge(
             "gateway_nats_connected",

@@ -21,7 +21,7 @@ use super::envelope::api_error_response;
 use super::error::{ApiError, ErrorCode};
 use super::request_id::{CorrelationId, HEADER as REQUEST_ID};
 use super::server::opens_with_http2_preface;
-use crate::app::metrics::Metrics;
+use crate::app::metrics::{Listener, Metrics};
 use crate::sync::Places;
 
 /// Refused connections answered at once; past this a refused connection is closed unanswered,
@@ -32,7 +32,8 @@ const REFUSAL_DEADLINE: Duration = Duration::from_secs(2);
 /// The retry hint of a refusal, in seconds.
 const REFUSAL_RETRY_SECS: u32 = 1;
 
-/// The bound on one listener's open connections (`GATEWAY_MAX_CONNECTIONS` on the public one).
+/// The bound on one listener's open connections (`GATEWAY_MAX_CONNECTIONS` on the public one,
+/// `GATEWAY_INTERNAL_MAX_CONNECTIONS` on the internal one).
 #[derive(Debug, Clone)]
 pub struct Admission {
     shared: Arc<Shared>,
@@ -46,6 +47,7 @@ struct Shared {
     at_most: usize,
     refusing: Places,
     metrics: Arc<Metrics>,
+    listener: Listener,
 }
 
 /// An admitted connection's place, given back when dropped. One pointer wide: every open
@@ -57,21 +59,22 @@ pub(crate) struct Place(Arc<Shared>);
 impl Drop for Place {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::AcqRel);
-        self.0.metrics.connection_closed();
+        self.0.metrics.connection_closed(self.0.listener);
     }
 }
 
 impl Admission {
-    /// At most `at_most` connections open at once (at least one).
-    pub fn new(at_most: usize, metrics: Arc<Metrics>) -> Self {
+    /// At most `at_most` connections open at once on `listener` (at least one).
+    pub fn new(at_most: usize, metrics: Arc<Metrics>, listener: Listener) -> Self {
         let at_most = at_most.max(1);
-        metrics.set_connection_limit(at_most);
+        metrics.set_connection_limit(listener, at_most);
         Self {
             shared: Arc::new(Shared {
                 open: AtomicUsize::new(0),
                 at_most,
                 refusing: Places::new(REFUSALS_AT_ONCE),
                 metrics,
+                listener,
             }),
         }
     }
@@ -88,10 +91,10 @@ impl Admission {
             })
             .is_ok();
         if taken {
-            shared.metrics.connection_opened();
+            shared.metrics.connection_opened(shared.listener);
             return Some((stream, Place(shared.clone())));
         }
-        shared.metrics.connection_refused();
+        shared.metrics.connection_refused(shared.listener);
         if let Some(refusing) = shared.refusing.take() {
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(REFUSAL_DEADLINE, refuse(stream)).await;
@@ -163,7 +166,7 @@ mod tests {
     #[tokio::test]
     async fn places_stop_at_the_bound_and_a_dropped_one_comes_back() {
         let metrics = Arc::new(Metrics::new());
-        let admission = Admission::new(2, metrics.clone());
+        let admission = Admission::new(2, metrics.clone(), Listener::Public);
         let first = admission.admit(connected().await).expect("a place");
         let _second = admission.admit(connected().await).expect("a place");
         assert!(
@@ -179,5 +182,27 @@ mod tests {
         );
         assert!(text.contains("gateway_connections_open 2\n"), "{text}");
         assert!(text.contains("gateway_connections_limit 2\n"), "{text}");
+        assert!(
+            text.contains("gateway_internal_connections_open 0\n"),
+            "the other listener's count is apart: {text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_internal_listeners_connections_are_counted_under_their_own_names() {
+        let metrics = Arc::new(Metrics::new());
+        let admission = Admission::new(1, metrics.clone(), Listener::Internal);
+        let _held = admission.admit(connected().await).expect("a place");
+        assert!(admission.admit(connected().await).is_none());
+        let text = metrics.render();
+        for line in [
+            "gateway_internal_connections_open 1\n",
+            "gateway_internal_connections_limit 1\n",
+            "gateway_internal_connections_refused_total 1\n",
+            "gateway_connections_open 0\n",
+            "gateway_connections_refused_total 0\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }

@@ -37,6 +37,7 @@ pub const ENV_KEYS: &[&str] = &[
     "GATEWAY_MIN_BODY_BYTES_PER_SEC",
     "GATEWAY_MAX_BODY_BYTES",
     "GATEWAY_MAX_CONNECTIONS",
+    "GATEWAY_INTERNAL_MAX_CONNECTIONS",
     "LOG_FORMAT",
     "GATEWAY_AUTH_MODE",
     "GATEWAY_ENFORCE_PLAYBOOK_ACCESS",
@@ -162,6 +163,7 @@ pub struct RawConfig {
     pub gateway_max_streams_per_session: u64,
     /// 0: derived from the open-file limit at start-up.
     pub gateway_max_connections: u64,
+    pub gateway_internal_max_connections: u64,
     pub gateway_watch_interval_ms: u64,
     pub gateway_watch_grace_secs: u64,
     pub gateway_proxy_max_body_bytes: u64,
@@ -221,6 +223,7 @@ impl Default for RawConfig {
             gateway_event_max_bytes: 1024 * 1024 * 1024,
             gateway_max_streams_per_session: 256,
             gateway_max_connections: 0,
+            gateway_internal_max_connections: 256,
             gateway_watch_interval_ms: 1_000,
             gateway_watch_grace_secs: 2,
             gateway_proxy_max_body_bytes: 10 * 1024 * 1024,

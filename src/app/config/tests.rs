@@ -35,6 +35,7 @@ fn defaults_follow_the_contract() {
         assert_eq!(c.proxy.max_connections, 1024);
         assert_eq!(c.events.max_streams_per_session, 256);
         assert_eq!(c.max_connections, None);
+        assert_eq!(c.internal_max_connections, 256);
         assert_eq!(c.min_body_rate, 240);
         assert_eq!(c.noetl.session_credential, "pg_auth");
         assert_eq!(c.heartbeat_interval, Duration::from_secs(30));
@@ -131,6 +132,8 @@ fn bad_values_name_their_key() {
         ("GATEWAY_PROXY_MAX_CONNECTIONS", "1000001"),
         ("GATEWAY_MAX_STREAMS_PER_SESSION", "0"),
         ("GATEWAY_MAX_CONNECTIONS", "1000001"),
+        ("GATEWAY_INTERNAL_MAX_CONNECTIONS", "0"),
+        ("GATEWAY_INTERNAL_MAX_CONNECTIONS", "1000001"),
         ("GATEWAY_MIN_BODY_BYTES_PER_SEC", "104857601"),
         ("GATEWAY_SESSION_LOCAL_CAPACITY", "0"),
     ];

@@ -111,6 +111,8 @@ pub struct Config {
     /// The most client connections the public listener holds open; `None`: derived from the
     /// open-file limit at start-up.
     pub max_connections: Option<usize>,
+    /// The most connections the internal listener holds open (workers' callbacks, scrapes).
+    pub internal_max_connections: usize,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
     pub graphql: GraphqlConfig,
@@ -289,6 +291,10 @@ impl Config {
                     || "(from the open-file limit)".to_owned(),
                     |n| n.to_string(),
                 ),
+            ),
+            (
+                "GATEWAY_INTERNAL_MAX_CONNECTIONS",
+                self.internal_max_connections.to_string(),
             ),
             (
                 "LOG_FORMAT",

@@ -220,6 +220,12 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 "the most client connections one replica should hold open (0, the default, derives it from the open-file limit)",
             )?),
         },
+        internal_max_connections: count(
+            "GATEWAY_INTERNAL_MAX_CONNECTIONS",
+            raw.gateway_internal_max_connections,
+            MAX_AT_ONCE,
+            "the most connections the internal listener should hold open (default 256)",
+        )?,
         max_body_bytes: usize::try_from(raw.gateway_max_body_bytes).unwrap_or(usize::MAX),
         log_format,
         graphql,
