@@ -90,31 +90,34 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
     let max_body = gateway.max_body_bytes;
     let schema = super::graphql::build(gateway.clone());
     let docs = public_api();
-    let api = Route::new()
-        .at("/openapi.json", get(openapi_document))
-        .nest("/docs", docs.swagger_ui())
+    // One route table: each level of nesting would box every request's future once more
+    // and rebuild its URI. The proxy streams bodies and enforces its own limit, so it alone
+    // is outside `BodyLimit`.
+    let limit = BodyLimit::new(max_body);
+    Route::new()
+        .at("/noetl/*path", proxy)
+        .at("/openapi.json", get(openapi_document).with(limit))
+        .nest("/docs", docs.swagger_ui().with(limit))
         .at(
             "/graphql",
-            get(graphiql).post(GraphqlPost {
-                schema: schema.clone(),
-                gateway: gateway.clone(),
-            }),
+            get(graphiql)
+                .post(GraphqlPost {
+                    schema: schema.clone(),
+                    gateway: gateway.clone(),
+                })
+                .with(limit),
         )
-        .at("/graphql/assets/:name", get(graphiql_asset))
-        .at("/events", get(events))
+        .at("/graphql/assets/:name", get(graphiql_asset).with(limit))
+        .at("/events", get(events).with(limit))
         .at(
             "/graphql/ws",
             GraphqlWs {
                 schema,
                 gateway: gateway.clone(),
-            },
+            }
+            .with(limit),
         )
-        .nest("/", public_api())
-        .with(BodyLimit::new(max_body));
-    // The proxy streams bodies and enforces its own limit, so it sits outside `BodyLimit`.
-    Route::new()
-        .at("/noetl/*path", proxy)
-        .nest("/", api)
+        .nest("/", public_api().with(limit))
         .around(|ep, mut req| async move {
             match check_before_routing(&mut req) {
                 Err(why) => Err(poem::Error::from_string(
