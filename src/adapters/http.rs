@@ -14,6 +14,7 @@ mod checked;
 mod envelope;
 mod error;
 mod events;
+mod front;
 pub mod graphql;
 mod head_limit;
 mod health;

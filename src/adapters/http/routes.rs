@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use poem::middleware::{CatchPanic, Cors};
-use poem::{Endpoint, EndpointExt, IntoResponse, Route, get};
+use poem::middleware::Cors;
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, get};
 use poem_openapi::OpenApiService;
 
 use super::async_callback_api::AsyncCallbackApi;
@@ -12,6 +12,7 @@ use super::body_limit::BodyLimit;
 use super::callback_api::CallbackApi;
 use super::envelope::Envelope;
 use super::events::events;
+use super::front::Front;
 use super::graphql::{GraphqlPost, GraphqlWs, graphiql, graphiql_asset};
 use super::health::HealthApi;
 use super::metrics_api::MetricsApi;
@@ -118,28 +119,18 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
             .with(limit),
         )
         .nest("/", public_api().with(limit))
-        .around(|ep, mut req| async move {
-            match check_before_routing(&mut req) {
-                Err(why) => Err(poem::Error::from_string(
-                    why,
-                    poem::http::StatusCode::BAD_REQUEST,
-                )),
-                Ok(()) => ep.call(req).await.map(IntoResponse::into_response),
-            }
-        })
-        .with(CatchPanic::new())
+        .with(Front::new(gateway.clone()).checking(check_before_routing))
         .with_if(!gateway.cors.allowed_origins.is_empty(), cors(&gateway))
-        .data(gateway.clone())
         .with(Envelope::new(gateway.metrics.clone()))
 }
 
 /// Worker callbacks and operator routes, served on the internal listener only.
 pub fn internal_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
     let max_body = gateway.max_body_bytes;
-    Route::new()
-        .nest("/", internal_api())
+    // The API's own route table, not nested in another (see `public_endpoint`).
+    internal_api()
+        .into_endpoint()
         .with(BodyLimit::new(max_body))
-        .with(CatchPanic::new())
-        .data(gateway.clone())
+        .with(Front::new(gateway.clone()))
         .with(Envelope::new(gateway.metrics.clone()))
 }
