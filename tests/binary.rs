@@ -200,13 +200,15 @@ fn a_flood_of_connections_leaves_the_descriptors_the_proxy_needs() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let standin = runtime.block_on(support::NoetlStandIn::start());
     let token = standin.add_session(7, "flood@example.com", serde_json::json!([]));
-    // 1,400 descriptors; the proxy keeps 100 connections to NoETL and auth 16, so the public
-    // listener's bound comes out at 1,400 - 100 - 16 - 512 = 772.
+    // 1,400 descriptors; the proxy keeps 100 connections to NoETL, auth 16 and the internal
+    // listener 256, and 256 more are kept for NATS and files, so the public listener's
+    // bound comes out at 1,400 - 100 - 16 - 256 - 256 = 772.
     let env = vec![
         ("NATS_URL", "memory".to_owned()),
         ("NOETL_BASE_URL", standin.base_url()),
         ("GATEWAY_PROXY_MAX_CONNECTIONS", "100".to_owned()),
         ("GATEWAY_AUTH_MAX_PENDING", "16".to_owned()),
+        ("GATEWAY_INTERNAL_MAX_CONNECTIONS", "256".to_owned()),
     ];
     let mut gw = GatewayProcess::spawn_via(&["prlimit", "--nofile=1400:1400"], &env);
     wait_healthy(&gw);

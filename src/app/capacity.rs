@@ -47,14 +47,14 @@ mod tests {
     const DEFAULTS: OwnConnections = OwnConnections {
         proxy: 1024,
         auth_pending: 512,
-        internal: 256,
+        internal: 1024,
     };
 
     #[test]
     fn the_limit_less_what_the_gateway_keeps() {
         assert_eq!(
             client_connection_bound(Some(20_000), DEFAULTS),
-            20_000 - 1024 - 512 - 256 - 256
+            20_000 - 1024 - 512 - 1024 - 256
         );
         let more_internal = OwnConnections {
             internal: 4096,

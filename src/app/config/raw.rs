@@ -223,7 +223,7 @@ impl Default for RawConfig {
             gateway_event_max_bytes: 1024 * 1024 * 1024,
             gateway_max_streams_per_session: 256,
             gateway_max_connections: 0,
-            gateway_internal_max_connections: 256,
+            gateway_internal_max_connections: 1024,
             gateway_watch_interval_ms: 1_000,
             gateway_watch_grace_secs: 2,
             gateway_proxy_max_body_bytes: 10 * 1024 * 1024,

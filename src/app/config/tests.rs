@@ -35,7 +35,7 @@ fn defaults_follow_the_contract() {
         assert_eq!(c.proxy.max_connections, 1024);
         assert_eq!(c.events.max_streams_per_session, 256);
         assert_eq!(c.max_connections, None);
-        assert_eq!(c.internal_max_connections, 256);
+        assert_eq!(c.internal_max_connections, 1024);
         assert_eq!(c.min_body_rate, 240);
         assert_eq!(c.noetl.session_credential, "pg_auth");
         assert_eq!(c.heartbeat_interval, Duration::from_secs(30));

@@ -224,7 +224,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             "GATEWAY_INTERNAL_MAX_CONNECTIONS",
             raw.gateway_internal_max_connections,
             MAX_AT_ONCE,
-            "the most connections the internal listener should hold open (default 256)",
+            "the most connections the internal listener should hold open (default 1024)",
         )?,
         max_body_bytes: usize::try_from(raw.gateway_max_body_bytes).unwrap_or(usize::MAX),
         log_format,
