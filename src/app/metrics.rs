@@ -51,6 +51,48 @@ struct ListenerConnections {
     refused: Counter,
 }
 
+impl ListenerConnections {
+    fn render(&self, out: &mut render::Writer, names: &ConnectionNames) {
+        let [open, limit, refused] = names;
+        out.gauge(open.0, open.1, self.open.load(Ordering::Relaxed));
+        out.gauge(limit.0, limit.1, self.limit.load(Ordering::Relaxed));
+        out.counter(refused.0, refused.1, self.refused.value());
+    }
+}
+
+/// The names and help texts of a listener's open, limit and refused counts.
+type ConnectionNames = [(&'static str, &'static str); 3];
+
+const PUBLIC_CONNECTIONS: ConnectionNames = [
+    (
+        "gateway_connections_open",
+        "Client connections open on the public listener now.",
+    ),
+    (
+        "gateway_connections_limit",
+        "The most client connections the public listener holds open (GATEWAY_MAX_CONNECTIONS).",
+    ),
+    (
+        "gateway_connections_refused_total",
+        "Client connections answered 503 and closed because GATEWAY_MAX_CONNECTIONS were open.",
+    ),
+];
+
+const INTERNAL_CONNECTIONS: ConnectionNames = [
+    (
+        "gateway_internal_connections_open",
+        "Connections open on the internal listener now (workers' callbacks, scrapes).",
+    ),
+    (
+        "gateway_internal_connections_limit",
+        "The most connections the internal listener holds open (GATEWAY_INTERNAL_MAX_CONNECTIONS).",
+    ),
+    (
+        "gateway_internal_connections_refused_total",
+        "Connections to the internal listener answered 503 and closed because GATEWAY_INTERNAL_MAX_CONNECTIONS were open.",
+    ),
+];
+
 /// Where a session lookup was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionLevel {
@@ -261,38 +303,10 @@ impl Metrics {
             "The proxy's connections to NoETL open now, in use or idle (at most GATEWAY_PROXY_MAX_CONNECTIONS).",
             self.proxy_connections.load(Ordering::Relaxed),
         );
-        let public = &self.public_connections;
-        out.gauge(
-            "gateway_connections_open",
-            "Client connections open on the public listener now.",
-            public.open.load(Ordering::Relaxed),
-        );
-        out.gauge(
-            "gateway_connections_limit",
-            "The most client connections the public listener holds open (GATEWAY_MAX_CONNECTIONS).",
-            public.limit.load(Ordering::Relaxed),
-        );
-        out.counter(
-            "gateway_connections_refused_total",
-            "Client connections answered 503 and closed because GATEWAY_MAX_CONNECTIONS were open.",
-            public.refused.value(),
-        );
-        let internal = &self.internal_connections;
-        out.gauge(
-            "gateway_internal_connections_open",
-            "Connections open on the internal listener now (workers' callbacks, scrapes).",
-            internal.open.load(Ordering::Relaxed),
-        );
-        out.gauge(
-            "gateway_internal_connections_limit",
-            "The most connections the internal listener holds open (GATEWAY_INTERNAL_MAX_CONNECTIONS).",
-            internal.limit.load(Ordering::Relaxed),
-        );
-        out.counter(
-            "gateway_internal_connections_refused_total",
-            "Connections to the internal listener answered 503 and closed because GATEWAY_INTERNAL_MAX_CONNECTIONS were open.",
-            internal.refused.value(),
-        );
+        self.public_connections
+            .render(&mut out, &PUBLIC_CONNECTIONS);
+        self.internal_connections
+            .render(&mut out, &INTERNAL_CONNECTIONS);
         out.gauge(
             "gateway_nats_connected",
             "1 when connected to NATS, 0 when configured but away, -1 in memory mode.",

@@ -132,20 +132,23 @@ mod tests {
         assert_eq!(body, b"state");
     }
 
+    /// The JSON error body of the answer to `path`, which must have `status`.
+    async fn error_answer(path: &str, status: StatusCode) -> Value {
+        let (got, body) = answer(path).await;
+        assert_eq!(got, status);
+        serde_json::from_slice(&body).expect("a JSON error body")
+    }
+
     #[tokio::test]
     async fn a_panic_is_a_500_in_the_error_model_that_names_no_internals() {
-        let (status, body) = answer("/panics").await;
-        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-        let body: Value = serde_json::from_slice(&body).expect("a JSON error body");
+        let body = error_answer("/panics", StatusCode::INTERNAL_SERVER_ERROR).await;
         assert_eq!(body["code"], "INTERNAL", "{body}");
         assert!(!body.to_string().contains("secret"), "{body}");
     }
 
     #[tokio::test]
     async fn a_request_the_check_refuses_is_a_400_with_the_reason() {
-        let (status, body) = answer("/Shared").await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        let body: Value = serde_json::from_slice(&body).expect("a JSON error body");
+        let body = error_answer("/Shared", StatusCode::BAD_REQUEST).await;
         assert_eq!(body["error"], "upper case in the path", "{body}");
     }
 }
