@@ -87,6 +87,24 @@ fn without_nats_or_noetl_it_serves_health_and_exits_zero_on_sigterm() {
 }
 
 #[test]
+fn text_logs_written_to_a_pipe_carry_no_colour_codes() {
+    let mut env = dead_env();
+    env.push(("LOG_FORMAT", "text".into()));
+    env.push(("RUST_LOG", "info".into()));
+    let mut gw = GatewayProcess::spawn(&env);
+    wait_healthy(&gw);
+    gw.terminate();
+    gw.wait_exit(Duration::from_secs(5))
+        .expect("exits within 5 s of SIGTERM");
+    let output = gw.output();
+    assert!(
+        output.contains(" INFO ") && output.contains("response"),
+        "the request's log line is there: {output}"
+    );
+    assert!(!output.contains('\u{1b}'), "no escape codes: {output:?}");
+}
+
+#[test]
 fn a_non_numeric_router_port_exits_64_naming_router_port() {
     let out = Command::new(env!("CARGO_BIN_EXE_noetl-gateway"))
         .env_clear()

@@ -2,6 +2,8 @@
 //! OTLP trace export over gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (service name
 //! `noetl-gateway`, or `OTEL_SERVICE_NAME`). The rest of the code uses `tracing` only.
 
+use std::io::IsTerminal;
+
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -34,7 +36,10 @@ impl Telemetry {
     /// `Exporter` when OTLP is requested but cannot be set up; `AlreadyInstalled` when a
     /// subscriber exists.
     pub fn init(format: LogFormat) -> Result<Self, TelemetryError> {
-        Self::init_with_writer(format, BoxMakeWriter::new(std::io::stdout))
+        // Colour codes only for a person at a terminal: a log collector reading a pipe or a
+        // file would store them as text, and writing them costs time on every line.
+        let colour = std::io::stdout().is_terminal();
+        Self::install(format, BoxMakeWriter::new(std::io::stdout), colour)
     }
 
     /// As [`Telemetry::init`], writing log lines to `writer` instead of stdout. JSON lines
@@ -47,10 +52,21 @@ impl Telemetry {
         format: LogFormat,
         writer: BoxMakeWriter,
     ) -> Result<Self, TelemetryError> {
+        Self::install(format, writer, false)
+    }
+
+    /// Installs the global subscriber, writing to `writer`, text lines coloured when
+    /// `colour` is set.
+    fn install(
+        format: LogFormat,
+        writer: BoxMakeWriter,
+        colour: bool,
+    ) -> Result<Self, TelemetryError> {
         let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
         let fmt = match format {
             LogFormat::Text => tracing_subscriber::fmt::layer()
                 .with_target(true)
+                .with_ansi(colour)
                 .with_writer(writer)
                 .boxed(),
             LogFormat::Json => tracing_subscriber::fmt::layer()
