@@ -521,14 +521,9 @@ async fn with_connection_bound(bound: u64) -> TestGateway {
     TestGateway::start(raw).await
 }
 
-/// A connection to the public listener that has had one `/health` answered, so the gateway
-/// has admitted it; it is kept open.
-async fn admitted(gw: &TestGateway) -> TcpStream {
-    admitted_at(gw.app.public_addr).await
-}
-
-/// A connection to the listener at `addr` that has had one `/health` answered; kept open.
-async fn admitted_at(addr: SocketAddr) -> TcpStream {
+/// A connection to the listener at `addr` that has had one `/health` answered, so the
+/// gateway has admitted it; it is kept open.
+async fn admitted(addr: SocketAddr) -> TcpStream {
     let mut conn = TcpStream::connect(addr).await.unwrap();
     conn.write_all(b"GET /health HTTP/1.1\r\nhost: gw\r\n\r\n")
         .await
@@ -538,14 +533,9 @@ async fn admitted_at(addr: SocketAddr) -> TcpStream {
     conn
 }
 
-/// A `/health` request on a new connection, read until the gateway closes it: the whole
-/// answer, or `None` when it kept the connection open.
-async fn health_on_a_new_connection(gw: &TestGateway) -> Option<String> {
-    health_on_a_new_connection_at(gw.app.public_addr).await
-}
-
-/// As [`health_on_a_new_connection`], on the listener at `addr`.
-async fn health_on_a_new_connection_at(addr: SocketAddr) -> Option<String> {
+/// A `/health` request on a new connection to the listener at `addr`, read until the
+/// gateway closes it: the whole answer, or `None` when it kept the connection open.
+async fn health_on_a_new_connection(addr: SocketAddr) -> Option<String> {
     let (mut read, mut write) = TcpStream::connect(addr).await.unwrap().into_split();
     write
         .write_all(b"GET /health HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n")
@@ -556,15 +546,11 @@ async fn health_on_a_new_connection_at(addr: SocketAddr) -> Option<String> {
         .map(|got| String::from_utf8_lossy(&got).into_owned())
 }
 
-/// Whether a new connection gets its `/health` answered within 5 s (once a place is free).
-async fn served_within_5s(gw: &TestGateway) -> bool {
-    served_within_5s_at(gw.app.public_addr).await
-}
-
-/// As [`served_within_5s`], on the listener at `addr`.
-async fn served_within_5s_at(addr: SocketAddr) -> bool {
+/// Whether a new connection to the listener at `addr` gets its `/health` answered within
+/// 5 s (once a place is free).
+async fn served_within_5s(addr: SocketAddr) -> bool {
     support::eventually(Duration::from_secs(5), || async {
-        health_on_a_new_connection_at(addr)
+        health_on_a_new_connection(addr)
             .await
             .is_some_and(|answer| answer.starts_with("HTTP/1.1 200"))
     })
@@ -579,9 +565,9 @@ async fn metric(gw: &TestGateway, name: &str) -> Option<String> {
 #[tokio::test]
 async fn a_connection_past_the_bound_is_answered_503_and_closed_and_a_freed_place_is_reused() {
     let gw = with_connection_bound(2).await;
-    let first = admitted(&gw).await;
-    let _second = admitted(&gw).await;
-    let answer = health_on_a_new_connection(&gw)
+    let first = admitted(gw.app.public_addr).await;
+    let _second = admitted(gw.app.public_addr).await;
+    let answer = health_on_a_new_connection(gw.app.public_addr)
         .await
         .expect("the refused connection is closed");
     assert_refused(&answer);
@@ -603,7 +589,7 @@ async fn a_connection_past_the_bound_is_answered_503_and_closed_and_a_freed_plac
     // A closed connection gives its place back.
     drop(first);
     assert!(
-        served_within_5s(&gw).await,
+        served_within_5s(gw.app.public_addr).await,
         "a new connection is served once one has closed"
     );
 }
@@ -627,7 +613,7 @@ async fn the_internal_listener_has_a_bound_of_its_own() {
     raw.gateway_internal_max_connections = 2;
     let gw = TestGateway::start(raw).await;
     let internal = gw.app.internal_addr;
-    let held = admitted_at(internal).await;
+    let held = admitted(internal).await;
     // The test client's pooled connection for the scrape takes the second place.
     let before = gw.metrics_text().await;
     assert_eq!(
@@ -635,7 +621,7 @@ async fn the_internal_listener_has_a_bound_of_its_own() {
         Some("2"),
         "{before}"
     );
-    let answer = health_on_a_new_connection_at(internal)
+    let answer = health_on_a_new_connection(internal)
         .await
         .expect("the refused connection is closed");
     assert_refused(&answer);
@@ -657,14 +643,14 @@ async fn the_internal_listener_has_a_bound_of_its_own() {
         "{after}"
     );
     assert!(
-        health_on_a_new_connection(&gw)
+        health_on_a_new_connection(gw.app.public_addr)
             .await
             .is_some_and(|answer| answer.starts_with("HTTP/1.1 200")),
         "the public listener still serves"
     );
     drop(held);
     assert!(
-        served_within_5s_at(internal).await,
+        served_within_5s(internal).await,
         "a closed internal connection gives its place back"
     );
 }
@@ -683,13 +669,13 @@ async fn an_upgraded_websocket_holds_its_place_until_it_closes() {
         .unwrap();
     let head = read_until(&mut socket, "\r\n\r\n", Duration::from_secs(5)).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    let refused = health_on_a_new_connection(&gw)
+    let refused = health_on_a_new_connection(gw.app.public_addr)
         .await
         .expect("the refused connection is closed");
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     drop(socket);
     assert!(
-        served_within_5s(&gw).await,
+        served_within_5s(gw.app.public_addr).await,
         "the socket's place is free once it has closed"
     );
 }
@@ -697,7 +683,7 @@ async fn an_upgraded_websocket_holds_its_place_until_it_closes() {
 #[tokio::test]
 async fn an_http2_connection_past_the_bound_gets_503_in_the_error_model() {
     let gw = with_connection_bound(1).await;
-    let _held = admitted(&gw).await;
+    let _held = admitted(gw.app.public_addr).await;
     let (mut send, _conn) = http2(&gw).await;
     let request = hyper::Request::get(gw.public("/health"))
         .body(Empty::<Bytes>::new())
