@@ -30,6 +30,7 @@ mod routes;
 mod send_timeout;
 mod server;
 mod session_auth;
+mod split;
 mod stall;
 mod wire_execution_id;
 

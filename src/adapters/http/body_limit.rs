@@ -1,9 +1,11 @@
 //! Adapters (http): the request-body limit of the JSON routes, enforced whether or not the
 //! client declared a length (the streaming proxy has its own limit).
 
+use std::future::Future;
+
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, Either};
 use poem::http::{StatusCode, header};
 use poem::{Body, Endpoint, Middleware, Request, Result};
 
@@ -46,33 +48,38 @@ fn too_large(max: usize) -> poem::Error {
 impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = E::Output;
 
-    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+    // Not an `async fn`: on the usual paths the future is the inner one alone, so the
+    // request is not kept twice in it; only a body of unknown length is read first.
+    fn call(&self, mut req: Request) -> impl Future<Output = Result<Self::Output>> + Send {
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         match declared {
-            Some(len) if len > self.max as u64 => return Err(too_large(self.max)),
-            Some(_) => {}
+            Some(len) if len > self.max as u64 => {
+                Either::Left(Either::Left(std::future::ready(Err(too_large(self.max)))))
+            }
+            Some(_) => Either::Left(Either::Right(self.inner.call(req))),
             None => {
                 let body = req.take_body();
                 // A request with neither a length nor chunks (a GET, say) has no body to read.
-                let body = if body.is_empty() {
-                    body
-                } else {
-                    Body::from_bytes(read_within(body, self.max).await?)
-                };
-                req.set_body(body);
+                if body.is_empty() {
+                    req.set_body(body);
+                    return Either::Left(Either::Right(self.inner.call(req)));
+                }
+                let read = read_within(body, self.max);
+                Either::Right(Box::pin(async move {
+                    req.set_body(Body::from_bytes(read.await?));
+                    self.inner.call(req).await
+                }))
             }
         }
-        self.inner.call(req).await
     }
 }
 
 /// The whole of a body sent without a declared length, refused once it passes `max` bytes.
-/// Kept out of the endpoint's own future (boxed, with no read buffer of its own) so that
-/// the future every JSON request moves through the chain stays small.
+/// Boxed, with no read buffer of its own.
 fn read_within(body: Body, max: usize) -> BoxFuture<'static, Result<Bytes>> {
     Box::pin(async move {
         let mut chunks = body.into_bytes_stream();

@@ -4,8 +4,11 @@
 //! or a 5xx that names no internals.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;
@@ -49,52 +52,62 @@ pub struct EnvelopeEndpoint<E> {
 impl<E: Endpoint> Endpoint for EnvelopeEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+    // Not an `async fn`: the future holds the scope and the inner future, not the request
+    // as well (and, built from combinators, not the inner future twice).
+    fn call(&self, mut req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
         let scope = RequestScope::begin(req.method(), req.uri().path(), req.headers());
         req.extensions_mut().insert(scope.id.clone());
         if too_large(req.method(), req.uri(), req.headers()) {
             let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
             let response = error_response(status, TOO_LARGE_MESSAGE, &scope.id);
-            return Ok(scope.finish(response, &self.metrics));
+            return Either::Left(std::future::ready(
+                Ok(scope.finish(response, &self.metrics)),
+            ));
         }
-        let outcome = self.inner.call(req).instrument(scope.span.clone()).await;
-        let id = &scope.id;
-        let response = match outcome {
-            Ok(output) => {
-                let response = output.into_response();
-                if needs_envelope(&response) {
-                    let status = response.status();
-                    let mut wrapped = error_response(status, &default_message(status), id);
-                    carry_headers(&response, &mut wrapped);
-                    wrapped
-                } else {
-                    response
-                }
+        let handling = self.inner.call(req).instrument(scope.span.clone());
+        Either::Right(handling.map(move |outcome| {
+            let response = enveloped(outcome, &scope.id);
+            Ok(scope.finish(response, &self.metrics))
+        }))
+    }
+}
+
+/// The handler's answer, or its error in the JSON error model.
+fn enveloped(outcome: poem::Result<impl IntoResponse>, id: &CorrelationId) -> Response {
+    match outcome {
+        Ok(output) => {
+            let response = output.into_response();
+            if needs_envelope(&response) {
+                let status = response.status();
+                let mut wrapped = error_response(status, &default_message(status), id);
+                carry_headers(&response, &mut wrapped);
+                wrapped
+            } else {
+                response
             }
-            Err(err) => {
-                // Whatever the handler made of a body cut short, the cause was its client.
-                let status = if caused_by_stall(&err) {
-                    StatusCode::REQUEST_TIMEOUT
-                } else {
-                    err.status()
-                };
-                let message = if status.is_server_error() {
-                    tracing::error!(request_id = %id.as_str(), error = %err, "request failed");
-                    default_message(status)
-                } else {
-                    err.to_string()
-                };
-                // A well-formed body that breaks a rule of its schema (length, pattern,
-                // range) is the caller's input error, as when our own validation refuses it.
-                let code = if status == StatusCode::BAD_REQUEST && breaks_a_schema_rule(&message) {
-                    ErrorCode::BadUserInput
-                } else {
-                    ErrorCode::for_status(status)
-                };
-                coded_error_response(status, code, &message, id)
-            }
-        };
-        Ok(scope.finish(response, &self.metrics))
+        }
+        Err(err) => {
+            // Whatever the handler made of a body cut short, the cause was its client.
+            let status = if caused_by_stall(&err) {
+                StatusCode::REQUEST_TIMEOUT
+            } else {
+                err.status()
+            };
+            let message = if status.is_server_error() {
+                tracing::error!(request_id = %id.as_str(), error = %err, "request failed");
+                default_message(status)
+            } else {
+                err.to_string()
+            };
+            // A well-formed body that breaks a rule of its schema (length, pattern,
+            // range) is the caller's input error, as when our own validation refuses it.
+            let code = if status == StatusCode::BAD_REQUEST && breaks_a_schema_rule(&message) {
+                ErrorCode::BadUserInput
+            } else {
+                ErrorCode::for_status(status)
+            };
+            coded_error_response(status, code, &message, id)
+        }
     }
 }
 

@@ -4,9 +4,11 @@
 //! run before routing (the proxy's path check on the public listener), and an error in
 //! place of a handler's panic, which the envelope turns into a 500 that names no internals.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
+use futures_util::future::Either;
 use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
@@ -53,19 +55,27 @@ pub(crate) struct FrontEndpoint<E, T> {
 impl<E: Endpoint, T: Clone + Send + Sync + 'static> Endpoint for FrontEndpoint<E, T> {
     type Output = Response;
 
-    async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        if let Some(check) = self.front.check {
-            check(&mut req)
-                .map_err(|why| poem::Error::from_string(why, StatusCode::BAD_REQUEST))?;
+    // Not an `async fn`: the future holds the inner one and nothing else, so the request is
+    // not kept twice in it.
+    fn call(&self, mut req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
+        if let Some(check) = self.front.check
+            && let Err(why) = check(&mut req)
+        {
+            let refused = poem::Error::from_string(why, StatusCode::BAD_REQUEST);
+            return Either::Left(std::future::ready(Err(refused)));
         }
         req.extensions_mut().insert(self.front.data.clone());
-        match AssertUnwindSafe(self.inner.call(req)).catch_unwind().await {
-            Ok(outcome) => outcome.map(IntoResponse::into_response),
-            Err(_) => Err(poem::Error::from_string(
-                "the handler panicked",
-                StatusCode::INTERNAL_SERVER_ERROR,
-            )),
-        }
+        Either::Right(
+            AssertUnwindSafe(self.inner.call(req))
+                .catch_unwind()
+                .map(|caught| match caught {
+                    Ok(outcome) => outcome.map(IntoResponse::into_response),
+                    Err(_) => Err(poem::Error::from_string(
+                        "the handler panicked",
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                    )),
+                }),
+        )
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use poem::middleware::Cors;
-use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, get};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route, get};
 use poem_openapi::OpenApiService;
 
 use super::async_callback_api::AsyncCallbackApi;
@@ -17,6 +17,7 @@ use super::graphql::{GraphqlPost, GraphqlWs, graphiql, graphiql_asset};
 use super::health::HealthApi;
 use super::metrics_api::MetricsApi;
 use super::proxy::{check_before_routing, proxy};
+use super::split::{OneOf, PathSplit};
 use crate::app::Gateway;
 
 const TITLE: &str = "noetl-gateway";
@@ -87,15 +88,14 @@ fn cors(gateway: &Gateway) -> Cors {
 }
 
 /// Everything browsers and CLIs may call.
-pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
+pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint<Output = Response> + 'static {
     let max_body = gateway.max_body_bytes;
     let schema = super::graphql::build(gateway.clone());
     let docs = public_api();
-    // One route table: each level of nesting would box every request's future once more
-    // and rebuild its URI. The proxy streams bodies and enforces its own limit, so it alone
-    // is outside `BodyLimit`.
+    // The REST API keeps its own table, chosen by path (see `PathSplit`). The proxy
+    // streams bodies and enforces its own limit, so it alone is outside `BodyLimit`.
     let limit = BodyLimit::new(max_body);
-    Route::new()
+    let others = Route::new()
         .at("/noetl/*path", proxy)
         .at("/openapi.json", get(openapi_document).with(limit))
         .nest("/docs", docs.swagger_ui().with(limit))
@@ -117,15 +117,20 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
                 gateway: gateway.clone(),
             }
             .with(limit),
-        )
-        .nest("/", public_api().with(limit))
-        .with(Front::new(gateway.clone()).checking(check_before_routing))
-        .with_if(!gateway.cors.allowed_origins.is_empty(), cors(&gateway))
-        .with(Envelope::new(gateway.metrics.clone()))
+        );
+    let routed = PathSplit::new(public_api().into_endpoint().with(limit), others)
+        .with(Front::new(gateway.clone()).checking(check_before_routing));
+    // Boxed when configured, so that without CORS no request's future is sized for it.
+    let routed = if gateway.cors.allowed_origins.is_empty() {
+        OneOf::First(routed)
+    } else {
+        OneOf::Second(routed.with(cors(&gateway)).boxed())
+    };
+    routed.with(Envelope::new(gateway.metrics.clone()))
 }
 
 /// Worker callbacks and operator routes, served on the internal listener only.
-pub fn internal_endpoint(gateway: Arc<Gateway>) -> impl Endpoint + 'static {
+pub fn internal_endpoint(gateway: Arc<Gateway>) -> impl Endpoint<Output = Response> + 'static {
     let max_body = gateway.max_body_bytes;
     // The API's own route table, not nested in another (see `public_endpoint`).
     internal_api()

@@ -21,7 +21,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use poem::endpoint::{DynEndpoint, ToDynEndpoint};
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
-use poem::{Addr, Endpoint, EndpointExt, IntoEndpoint, RequestParts, Response};
+use poem::{Addr, Endpoint, IntoEndpoint, RequestParts, Response};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -120,12 +120,12 @@ pub async fn serve<E>(
 ) -> io::Result<()>
 where
     E: IntoEndpoint,
-    E::Endpoint: 'static,
+    E::Endpoint: Endpoint<Output = Response> + 'static,
 {
     let local = LocalAddr(Addr::SocketAddr(listener.local_addr()?));
     // Shared by every connection: each task holds one pointer to it.
     let service = Arc::new(Service {
-        endpoint: Arc::new(ToDynEndpoint(endpoint.into_endpoint().map_to_response())),
+        endpoint: Arc::new(ToDynEndpoint(endpoint.into_endpoint())),
         shortcut,
         local,
     });
@@ -305,6 +305,8 @@ pub(super) async fn opens_with_http2_preface(stream: &TcpStream) -> io::Result<b
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use poem::EndpointExt;
 
     use super::*;
 
