@@ -5,6 +5,7 @@
 # machine is doing, so two builds can be compared on a noisy machine where requests per
 # second cannot (kernel time is not counted: both send and receive the same bytes).
 # Usage: bash bench/proxy_instructions.sh [GATEWAY_BIN...]   (default: this tree's build)
+# KEEP_WORK=1 keeps the callgrind files for callgrind_annotate.
 # Needs valgrind and Debian's nginx.
 source "$(dirname "$0")/lib.sh"
 command -v valgrind >/dev/null || { echo "install valgrind"; exit 1; }
@@ -30,4 +31,4 @@ px=$(free_port)
 nginx_proxy_conf "$work" "$up" "$px" 1
 RUN_ENV=()
 callgrind_count proxy nginx "http://127.0.0.1:$px" /noetl/health -- nginx -c "$work/proxy.conf" -p "$work"
-rm -rf "$work"
+[ -n "${KEEP_WORK:-}" ] && echo "callgrind files kept in $work" || rm -rf "$work"
