@@ -56,27 +56,37 @@ impl<E: Endpoint, T: Clone + Send + Sync + 'static> Endpoint for FrontEndpoint<E
     type Output = Response;
 
     // Not an `async fn`: the future holds the inner one and nothing else, so the request is
-    // not kept twice in it.
+    // not kept twice in it. The inner layers that are not `async fn`s run code as their
+    // future is made, so a panic is caught there as well as while it is polled.
     fn call(&self, mut req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
-        if let Some(check) = self.front.check
-            && let Err(why) = check(&mut req)
-        {
-            let refused = poem::Error::from_string(why, StatusCode::BAD_REQUEST);
-            return Either::Left(std::future::ready(Err(refused)));
+        let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            if let Some(check) = self.front.check {
+                check(&mut req)
+                    .map_err(|why| poem::Error::from_string(why, StatusCode::BAD_REQUEST))?;
+            }
+            req.extensions_mut().insert(self.front.data.clone());
+            Ok(self.inner.call(req))
+        }));
+        match prepared {
+            Ok(Ok(inner)) => {
+                Either::Right(
+                    AssertUnwindSafe(inner)
+                        .catch_unwind()
+                        .map(|caught| match caught {
+                            Ok(outcome) => outcome.map(IntoResponse::into_response),
+                            Err(_) => Err(panicked()),
+                        }),
+                )
+            }
+            Ok(Err(refused)) => Either::Left(std::future::ready(Err(refused))),
+            Err(_) => Either::Left(std::future::ready(Err(panicked()))),
         }
-        req.extensions_mut().insert(self.front.data.clone());
-        Either::Right(
-            AssertUnwindSafe(self.inner.call(req))
-                .catch_unwind()
-                .map(|caught| match caught {
-                    Ok(outcome) => outcome.map(IntoResponse::into_response),
-                    Err(_) => Err(poem::Error::from_string(
-                        "the handler panicked",
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                    )),
-                }),
-        )
     }
+}
+
+/// What a handler's panic becomes: an error the envelope answers as a bare 500.
+fn panicked() -> poem::Error {
+    poem::Error::from_string("the handler panicked", StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 #[cfg(test)]
@@ -112,6 +122,19 @@ mod tests {
             return Err("upper case in the path");
         }
         Ok(())
+    }
+
+    /// An endpoint that panics as it makes its future, before any of it is polled.
+    struct PanicsWhenCalled;
+
+    impl Endpoint for PanicsWhenCalled {
+        type Output = Response;
+
+        fn call(&self, _req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
+            panic!("secret detail of a broken layer");
+            #[allow(unreachable_code)]
+            std::future::ready(Ok(Response::default()))
+        }
     }
 
     /// The routes under the front layer and the envelope, as the listeners serve them.
@@ -152,6 +175,23 @@ mod tests {
     #[tokio::test]
     async fn a_panic_is_a_500_in_the_error_model_that_names_no_internals() {
         let body = error_answer("/panics", StatusCode::INTERNAL_SERVER_ERROR).await;
+        assert_eq!(body["code"], "INTERNAL", "{body}");
+        assert!(!body.to_string().contains("secret"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_layer_that_panics_as_it_makes_its_future_is_a_500_as_well() {
+        // Directly under the front layer: no `async fn` between them polls the call.
+        let chain = PanicsWhenCalled
+            .with(Front::new(Shared("state")))
+            .with(Envelope::new(Arc::new(Metrics::new())));
+        let response = chain
+            .call(Request::builder().uri_str("/x").finish())
+            .await
+            .expect("the envelope answers");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body: Value = serde_json::from_slice(&response.into_body().into_vec().await.unwrap())
+            .expect("a JSON error body");
         assert_eq!(body["code"], "INTERNAL", "{body}");
         assert!(!body.to_string().contains("secret"), "{body}");
     }
