@@ -6,7 +6,7 @@ use std::future::Future;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::future::{BoxFuture, Either};
-use poem::http::{StatusCode, header};
+use poem::http::{HeaderMap, StatusCode, header};
 use poem::{Body, Endpoint, Middleware, Request, Result};
 
 use super::stall::is_stall;
@@ -38,6 +38,14 @@ pub struct BodyLimitEndpoint<E> {
     max: usize,
 }
 
+/// The body length a request declares in `Content-Length`, when it declares a valid one.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
 fn too_large(max: usize) -> poem::Error {
     poem::Error::from_string(
         format!("request body is larger than the limit of {max} bytes"),
@@ -51,12 +59,7 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     // Not an `async fn`: on the usual paths the future is the inner one alone, so the
     // request is not kept twice in it; only a body of unknown length is read first.
     fn call(&self, mut req: Request) -> impl Future<Output = Result<Self::Output>> + Send {
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        match declared {
+        match declared_length(req.headers()) {
             Some(len) if len > self.max as u64 => {
                 Either::Left(Either::Left(std::future::ready(Err(too_large(self.max)))))
             }

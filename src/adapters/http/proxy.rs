@@ -15,6 +15,7 @@ use poem::http::{HeaderMap, Method, StatusCode, Uri, header};
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 
+use super::body_limit::declared_length;
 use super::envelope::{api_error_response, coded_error_response, error_response};
 use super::error::{ApiError, ErrorCode};
 use super::proxy_headers::{upstream_headers, without_hop_by_hop};
@@ -168,11 +169,7 @@ pub(crate) async fn forward(
         );
     }
     let limit = gateway.proxy_max_body_bytes;
-    let declared = call
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = declared_length(call.headers);
     if declared.is_some_and(|n| n > limit as u64) {
         return error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
