@@ -87,6 +87,11 @@ fn cors(gateway: &Gateway) -> Cors {
     cors
 }
 
+/// The first segments of the paths in the table beside the REST API (`public_endpoint`'s
+/// `others`): a route added there needs its first segment here, or the REST API's table
+/// answers it with a 404.
+const BESIDE_THE_API: &[&str] = &["noetl", "openapi.json", "docs", "graphql", "events"];
+
 /// Everything browsers and CLIs may call.
 pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint<Output = Response> + 'static {
     let max_body = gateway.max_body_bytes;
@@ -118,8 +123,12 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint<Output = Response
             }
             .with(limit),
         );
-    let routed = PathSplit::new(public_api().into_endpoint().with(limit), others)
-        .with(Front::new(gateway.clone()).checking(check_before_routing));
+    let routed = PathSplit::new(
+        public_api().into_endpoint().with(limit),
+        others,
+        BESIDE_THE_API,
+    )
+    .with(Front::new(gateway.clone()).checking(check_before_routing));
     // Boxed when configured, so that without CORS no request's future is sized for it.
     let routed = if gateway.cors.allowed_origins.is_empty() {
         OneOf::First(routed)

@@ -1,8 +1,7 @@
-//! Adapters (http): the public listener's first fork by path. The REST API (health,
-//! readiness, auth) has its own route table; the proxy, GraphQL, the event stream and the
-//! docs sit in a second one. Choosing the table from the path's first segment, instead of
-//! nesting one table in the other, routes each REST request once, boxes its future once
-//! less and keeps its URI as it came. Also a choice of two endpoints made at start-up.
+//! Adapters (http): a fork by path between two route tables (the public listener's REST
+//! API and the routes beside it). Choosing the table from the path's first segment, instead
+//! of nesting one table in the other, routes each request once, boxes its future once less
+//! and keeps its URI as it came. Also a choice of two endpoints made at start-up.
 
 use std::future::Future;
 
@@ -10,26 +9,28 @@ use futures_util::TryFutureExt;
 use futures_util::future::Either;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
-/// The first segments of the paths served by the second table.
-const BESIDE_THE_API: [&str; 5] = ["noetl", "graphql", "events", "docs", "openapi.json"];
-
-/// Whether `path` belongs to the second table (`/noetl/...`, `/graphql...`, `/events`,
-/// `/docs...`, `/openapi.json`); every other path is the REST API's to answer or refuse.
-pub(crate) fn beside_the_api(path: &str) -> bool {
+/// Whether the first segment of `path` is one of `segments`.
+fn first_segment_in(path: &str, segments: &[&str]) -> bool {
     let rest = path.strip_prefix('/').unwrap_or(path);
     let first = rest.split_once('/').map_or(rest, |(first, _)| first);
-    BESIDE_THE_API.contains(&first)
+    segments.contains(&first)
 }
 
-/// Sends each request to `api` or to `others`, by `beside_the_api`.
+/// Sends a request whose path starts with one of `segments` to `others`, and every other
+/// to `api`, which answers or refuses it.
 pub(crate) struct PathSplit<A, O> {
     api: A,
     others: O,
+    segments: &'static [&'static str],
 }
 
 impl<A, O> PathSplit<A, O> {
-    pub(crate) fn new(api: A, others: O) -> Self {
-        Self { api, others }
+    pub(crate) fn new(api: A, others: O, segments: &'static [&'static str]) -> Self {
+        Self {
+            api,
+            others,
+            segments,
+        }
     }
 }
 
@@ -39,7 +40,7 @@ impl<A: Endpoint, O: Endpoint> Endpoint for PathSplit<A, O> {
     // Not an `async fn`: the future holds the chosen table's future and nothing else, so
     // the request is not kept twice in it.
     fn call(&self, req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
-        if beside_the_api(req.uri().path()) {
+        if first_segment_in(req.uri().path(), self.segments) {
             // Boxed: the second table's future is the larger, and REST requests would
             // otherwise carry its size.
             Either::Left(Box::pin(self.others.call(req)).map_ok(IntoResponse::into_response))
@@ -76,6 +77,12 @@ mod tests {
     use poem::{Route, handler};
 
     use super::*;
+
+    const BESIDE: &[&str] = &["noetl", "graphql", "events", "docs", "openapi.json"];
+
+    fn beside_the_api(path: &str) -> bool {
+        first_segment_in(path, BESIDE)
+    }
 
     #[test]
     fn the_first_segment_decides() {
@@ -123,6 +130,7 @@ mod tests {
         let split = PathSplit::new(
             Route::new().at("/health", api),
             Route::new().at("/events", other),
+            BESIDE,
         );
         let req = Request::builder().uri_str(path).finish();
         match split.call(req).await {
