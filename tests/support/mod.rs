@@ -63,13 +63,51 @@ pub fn free_port() -> u16 {
     free_ports::<1>()[0]
 }
 
-/// `N` distinct free TCP ports on loopback: all are bound at once before any is released,
-/// so that two of them can never be the same port.
+/// `N` distinct free TCP ports on loopback, all bound at once before any is released (so two
+/// of them are never the same port).
+///
+/// They come from below the kernel's ephemeral range where it leaves room: a port from that
+/// range, once released here, could become the source port of any outgoing connection on the
+/// machine before the process it is meant for binds it. A cursor shared by the test process,
+/// starting at an offset drawn from its process id, hands each port out once.
 pub fn free_ports<const N: usize>() -> [u16; N] {
-    let held: Vec<std::net::TcpListener> = (0..N)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
-        .collect();
+    let held: Vec<std::net::TcpListener> = (0..N).map(|_| bind_unclaimed()).collect();
     std::array::from_fn(|i| held[i].local_addr().expect("a bound address").port())
+}
+
+/// The lowest port the harness hands out.
+const LOWEST_PORT: u16 = 10_000;
+
+/// A loopback listener on a port below the ephemeral range that this process has not handed
+/// out before; on a machine whose range leaves no room below it, any free port.
+fn bind_unclaimed() -> std::net::TcpListener {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CURSOR: AtomicU32 = AtomicU32::new(u32::MAX);
+    let top = ephemeral_low().unwrap_or(0);
+    if top <= LOWEST_PORT + 1_000 {
+        return std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    }
+    let span = u32::from(top - LOWEST_PORT);
+    let _ = CURSOR.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7_919) % span,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..span {
+        let offset = CURSOR.fetch_add(1, Ordering::SeqCst) % span;
+        let port = LOWEST_PORT + u16::try_from(offset).expect("an offset below the span");
+        if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            return listener;
+        }
+    }
+    panic!("no free loopback port between {LOWEST_PORT} and {top}");
+}
+
+/// The first port of the kernel's ephemeral range, where the kernel says.
+fn ephemeral_low() -> Option<u16> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    range.split_whitespace().next()?.parse().ok()
 }
 
 /// Whether `changes` announces `key` within `within`; other announcements are passed over.
