@@ -18,6 +18,7 @@ mod front;
 pub mod graphql;
 mod head_limit;
 mod health;
+mod json_in;
 mod json_out;
 mod metrics_api;
 mod proxy;

@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use super::callback_api::{InternalTag, check_secret};
 use super::error::{ApiError, ErrorBody, ErrorCode};
+use super::json_in::JsonIn;
 use super::request_id::CorrelationId;
 use crate::adapters::trace_context::current_traceparent;
 use crate::app::Gateway;
@@ -201,7 +202,7 @@ impl AsyncCallbackApi {
     #[oai(path = "/callback/async", method = "post")]
     async fn result(
         &self,
-        body: Json<AsyncResultBody>,
+        body: JsonIn<AsyncResultBody>,
         gateway: Data<&Arc<Gateway>>,
         id: CorrelationId,
         req: &Request,
@@ -217,7 +218,7 @@ impl AsyncCallbackApi {
     #[oai(path = "/progress", method = "post")]
     async fn progress(
         &self,
-        body: Json<ProgressBody>,
+        body: JsonIn<ProgressBody>,
         gateway: Data<&Arc<Gateway>>,
         id: CorrelationId,
         req: &Request,

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use poem::Request;
 use poem::web::{Data, RemoteAddr};
-use poem_openapi::payload::Json;
 use poem_openapi::{OpenApi, Tags};
 
 use super::auth_dto::{
@@ -12,6 +11,7 @@ use super::auth_dto::{
     ValidateBody, ValidateOk,
 };
 use super::error::{ApiError, ErrorCode, Reply};
+use super::json_in::JsonIn;
 use super::json_out::JsonOut;
 use super::request_id::CorrelationId;
 use super::session_auth::{SessionAuth, token_from_request};
@@ -50,7 +50,7 @@ impl AuthApi {
     #[oai(path = "/login", method = "post")]
     async fn login(
         &self,
-        body: Json<LoginBody>,
+        body: JsonIn<LoginBody>,
         gateway: Data<&Arc<Gateway>>,
         id: CorrelationId,
         peer: &RemoteAddr,
@@ -81,7 +81,7 @@ impl AuthApi {
     #[oai(path = "/validate", method = "post")]
     async fn validate(
         &self,
-        body: Json<ValidateBody>,
+        body: JsonIn<ValidateBody>,
         gateway: Data<&Arc<Gateway>>,
         id: CorrelationId,
     ) -> Reply<ValidateOk> {
@@ -117,7 +117,7 @@ impl AuthApi {
     #[oai(path = "/check-access", method = "post")]
     async fn check_access(
         &self,
-        body: Json<CheckAccessBody>,
+        body: JsonIn<CheckAccessBody>,
         gateway: Data<&Arc<Gateway>>,
         id: CorrelationId,
     ) -> Reply<CheckAccessOk> {
@@ -170,7 +170,7 @@ impl AuthApi {
     #[oai(path = "/logout", method = "post")]
     async fn logout(
         &self,
-        body: Json<LogoutBody>,
+        body: JsonIn<LogoutBody>,
         gateway: Data<&Arc<Gateway>>,
         id: CorrelationId,
         req: &Request,

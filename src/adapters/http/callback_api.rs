@@ -8,13 +8,13 @@ use super::wire_execution_id::WireExecutionId;
 use poem::Request;
 use poem::http::StatusCode;
 use poem::web::Data;
-use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, Tags};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
 use super::error::{ApiError, ErrorCode, Reply};
+use super::json_in::JsonIn;
 use super::json_out::JsonOut;
 use super::request_id::CorrelationId;
 use crate::app::Gateway;
@@ -113,7 +113,7 @@ impl CallbackApi {
     #[oai(path = "/callback", method = "post")]
     async fn callback(
         &self,
-        body: Json<AuthCallbackBody>,
+        body: JsonIn<AuthCallbackBody>,
         gateway: Data<&Arc<Gateway>>,
         id: CorrelationId,
         req: &Request,
