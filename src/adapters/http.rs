@@ -5,6 +5,7 @@
 //! spec can be generated without a running gateway.
 
 mod admission;
+mod answer_memo;
 mod async_callback_api;
 mod auth_api;
 mod auth_dto;

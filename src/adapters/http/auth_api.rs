@@ -6,13 +6,14 @@ use poem::Request;
 use poem::web::{Data, RemoteAddr};
 use poem_openapi::{OpenApi, Tags};
 
+use super::answer_memo::AnswerMemo;
 use super::auth_dto::{
     CheckAccessBody, CheckAccessOk, LoginBody, LoginOk, LogoutBody, LogoutOk, UserBody,
     ValidateBody, ValidateOk,
 };
 use super::error::{ApiError, ErrorCode, Reply};
 use super::json_in::JsonIn;
-use super::json_out::JsonOut;
+use super::json_out::{JsonOut, written};
 use super::request_id::CorrelationId;
 use super::session_auth::{SessionAuth, token_from_request};
 use crate::app::Gateway;
@@ -24,7 +25,21 @@ enum AuthTag {
     Auth,
 }
 
-pub struct AuthApi;
+/// The auth routes, with the validate answers of cached sessions written once per session.
+#[derive(Default)]
+pub struct AuthApi {
+    answers: AnswerMemo<Session>,
+}
+
+impl AuthApi {
+    /// The answer that `session` is valid, as written for it before when it was.
+    fn valid_answer(&self, session: &Arc<Session>) -> JsonOut<ValidateOk> {
+        match self.answers.get_or_write(session, |s| written(&valid(s))) {
+            Some(document) => JsonOut::Written(document),
+            None => JsonOut::Value(valid(session)),
+        }
+    }
+}
 
 fn valid(session: &Session) -> ValidateOk {
     ValidateOk {
@@ -61,7 +76,7 @@ impl AuthApi {
             Err(e) => return ApiError::invalid_input(&e, &id).into(),
         };
         match gateway.auth.login(request).await {
-            Ok(LoginVerdict::Authenticated(success)) => Reply::Ok(JsonOut(LoginOk {
+            Ok(LoginVerdict::Authenticated(success)) => Reply::Ok(JsonOut::Value(LoginOk {
                 status: "authenticated".to_owned(),
                 session_token: success.session_token.expose().to_owned(),
                 user: UserBody::from(&success.session.user),
@@ -86,11 +101,11 @@ impl AuthApi {
         id: CorrelationId,
     ) -> Reply<ValidateOk> {
         let Ok(token) = SessionToken::parse(&body.0.session_token) else {
-            return Reply::Ok(JsonOut(invalid()));
+            return Reply::Ok(JsonOut::Value(invalid()));
         };
         match gateway.auth.resolve(&token).await {
-            Ok(Some(session)) => Reply::Ok(JsonOut(valid(&session))),
-            Ok(None) => Reply::Ok(JsonOut(invalid())),
+            Ok(Some(session)) => Reply::Ok(self.valid_answer(&session)),
+            Ok(None) => Reply::Ok(JsonOut::Value(invalid())),
             Err(e) => ApiError::from_auth(&e, &id).into(),
         }
     }
@@ -107,7 +122,7 @@ impl AuthApi {
             return ApiError::unauthenticated("Invalid or expired session", &id).into();
         };
         match gateway.auth.resolve(&token).await {
-            Ok(Some(session)) => Reply::Ok(JsonOut(valid(&session))),
+            Ok(Some(session)) => Reply::Ok(self.valid_answer(&session)),
             Ok(None) => ApiError::unauthenticated("Invalid or expired session", &id).into(),
             Err(e) => ApiError::from_auth(&e, &id).into(),
         }
@@ -140,12 +155,12 @@ impl AuthApi {
             message: message.to_owned(),
         };
         let Ok(token) = SessionToken::parse(&body.session_token) else {
-            return Reply::Ok(JsonOut(denied("Session is invalid or expired")));
+            return Reply::Ok(JsonOut::Value(denied("Session is invalid or expired")));
         };
         // An unknown session is refused here, without running a playbook for it.
         match gateway.auth.resolve(&token).await {
             Ok(Some(_)) => {}
-            Ok(None) => return Reply::Ok(JsonOut(denied("Session is invalid or expired"))),
+            Ok(None) => return Reply::Ok(JsonOut::Value(denied("Session is invalid or expired"))),
             Err(e) => return ApiError::from_auth(&e, &id).into(),
         }
         let query = AccessQuery {
@@ -154,7 +169,7 @@ impl AuthApi {
             permission,
         };
         match gateway.auth.check_access(query).await {
-            Ok(decision) => Reply::Ok(JsonOut(CheckAccessOk {
+            Ok(decision) => Reply::Ok(JsonOut::Value(CheckAccessOk {
                 allowed: decision.allowed,
                 user: decision.user.as_ref().map(UserBody::from),
                 playbook_path: path.to_string(),
@@ -192,7 +207,7 @@ impl AuthApi {
         if let Ok(token) = SessionToken::parse(&raw) {
             gateway.auth.logout(&token).await;
         }
-        Reply::Ok(JsonOut(LogoutOk {
+        Reply::Ok(JsonOut::Value(LogoutOk {
             status: "logged_out".to_owned(),
             message: "Session ended".to_owned(),
         }))

@@ -156,7 +156,7 @@ impl CallbackApi {
             Err(e) => return ApiError::from_auth(&e, &id).into(),
         };
         tracing::info!(request_id = %id.as_str(), delivered, "auth callback");
-        Reply::Ok(JsonOut(DeliveredOk {
+        Reply::Ok(JsonOut::Value(DeliveredOk {
             delivered,
             message: message.to_owned(),
         }))

@@ -83,7 +83,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_document_of_the_schema_is_read() {
-        let read = read::<JsonIn<Probe>>(r#"{"name":"a"}"#).await.expect("read");
+        let read = read::<JsonIn<Probe>>(r#"{"name":"a"}"#)
+            .await
+            .expect("read");
         assert_eq!(read.0, Probe { name: "a".into() });
     }
 

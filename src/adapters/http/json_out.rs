@@ -2,6 +2,7 @@
 //! body. poem-openapi's `Json` first builds a `serde_json::Value` tree of the answer (an
 //! allocation per field) and then writes that; the document and the schema are the same.
 
+use bytes::Bytes;
 use poem::http::StatusCode;
 use poem::http::header::CONTENT_TYPE;
 use poem::{IntoResponse, Response};
@@ -16,7 +17,18 @@ const JSON: &str = "application/json; charset=utf-8";
 
 /// A JSON answer body whose OpenAPI schema is `T`'s.
 #[derive(Debug, Clone, PartialEq)]
-pub struct JsonOut<T>(pub T);
+pub enum JsonOut<T> {
+    /// A value, serialized when the answer is written.
+    Value(T),
+    /// A document of `T`'s schema written before (by [`written`]), sent as it is.
+    Written(Bytes),
+}
+
+/// `value` as the JSON document a [`JsonOut::Value`] of it would send; `None` only where
+/// that would be the answer-could-not-be-written error instead.
+pub fn written<T: Serialize>(value: &T) -> Option<Bytes> {
+    serde_json::to_vec(value).ok().map(Bytes::from)
+}
 
 impl<T: Type> Payload for JsonOut<T> {
     const CONTENT_TYPE: &'static str = JSON;
@@ -32,7 +44,13 @@ impl<T: Type> Payload for JsonOut<T> {
 
 impl<T: Serialize + Send> IntoResponse for JsonOut<T> {
     fn into_response(self) -> Response {
-        match serde_json::to_vec(&self.0) {
+        let value = match self {
+            Self::Value(value) => value,
+            Self::Written(document) => {
+                return Response::builder().content_type(JSON).body(document);
+            }
+        };
+        match serde_json::to_vec(&value) {
             Ok(body) => Response::builder().content_type(JSON).body(body),
             // Only a map with non-string keys or a failing `Serialize` impl can get here;
             // the answer types have neither.
@@ -89,7 +107,7 @@ mod tests {
     /// The body written, read back, and the document poem-openapi's `Json` would write.
     async fn both<T: ToJSON + Serialize + Send>(answer: T) -> (Value, Value) {
         let expected = answer.to_json().unwrap_or(Value::Null);
-        let response = JsonOut(answer).into_response();
+        let response = JsonOut::Value(answer).into_response();
         assert_eq!(
             response
                 .headers()
@@ -148,5 +166,26 @@ mod tests {
         for (written, expected) in cases {
             assert_eq!(written, expected);
         }
+    }
+
+    #[tokio::test]
+    async fn a_document_written_before_is_sent_as_its_value_would_be() {
+        let answer = ValidateOk {
+            valid: true,
+            user: Some(user()),
+            expires_at: None,
+            message: "ok".into(),
+        };
+        let document = written(&answer).expect("written");
+        let mut sent = Vec::new();
+        for out in [JsonOut::Value(answer), JsonOut::Written(document)] {
+            let response = out.into_response();
+            let content_type = response.headers().get(CONTENT_TYPE).cloned();
+            let status = response.status();
+            let body = response.into_body().into_bytes().await.unwrap();
+            sent.push((status, content_type, body));
+        }
+        assert_eq!(sent[0], sent[1]);
+        assert_eq!(sent[0].0, StatusCode::OK);
     }
 }

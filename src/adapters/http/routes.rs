@@ -23,7 +23,12 @@ use crate::app::Gateway;
 const TITLE: &str = "noetl-gateway";
 
 fn public_api() -> OpenApiService<(HealthApi, AuthApi), ()> {
-    OpenApiService::new((HealthApi, AuthApi), TITLE, env!("CARGO_PKG_VERSION")).description(
+    OpenApiService::new(
+        (HealthApi, AuthApi::default()),
+        TITLE,
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
         "Public REST API of the NoETL gateway. Errors: {\"error\",\"code\",\"request_id\"}.",
     )
 }
