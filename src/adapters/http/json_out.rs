@@ -3,9 +3,10 @@
 //! allocation per field) and then writes that; the document and the schema are the same.
 
 use bytes::Bytes;
+use poem::http::HeaderValue;
 use poem::http::StatusCode;
 use poem::http::header::CONTENT_TYPE;
-use poem::{IntoResponse, Response};
+use poem::{Body, IntoResponse, Response};
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Payload;
 use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry};
@@ -42,16 +43,22 @@ impl<T: Type> Payload for JsonOut<T> {
     }
 }
 
+/// A 200 answer of a JSON document (the media type a constant, not parsed per answer).
+fn json_response(document: impl Into<Body>) -> Response {
+    const MEDIA_TYPE: HeaderValue = HeaderValue::from_static(JSON);
+    Response::builder()
+        .header(CONTENT_TYPE, MEDIA_TYPE)
+        .body(document)
+}
+
 impl<T: Serialize + Send> IntoResponse for JsonOut<T> {
     fn into_response(self) -> Response {
         let value = match self {
             Self::Value(value) => value,
-            Self::Written(document) => {
-                return Response::builder().content_type(JSON).body(document);
-            }
+            Self::Written(document) => return json_response(document),
         };
         match serde_json::to_vec(&value) {
-            Ok(body) => Response::builder().content_type(JSON).body(body),
+            Ok(body) => json_response(body),
             // Only a map with non-string keys or a failing `Serialize` impl can get here;
             // the answer types have neither.
             Err(err) => {
