@@ -8,7 +8,8 @@ LOADGEN=$TARGET/release/examples/loadgen
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# free_port: a free loopback port from below the ephemeral range (scripts/free_ports.py).
+free_port() { python3 scripts/free_ports.py; }
 build() { cargo build --release --locked --quiet --bin noetl-gateway --example loadgen --example proxy_floor; }
 # start_nats DIR PORT: a JetStream nats-server of the bench's own on PORT, storing in DIR,
 # waited for until it listens.

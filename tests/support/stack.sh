@@ -3,40 +3,11 @@
 # waits until both answer, and stops both on exit. Sets GATEWAY_URL and INTERNAL_URL.
 # Extra gateway settings may be passed as NAME=value arguments to start_stack.
 
-# Prints three distinct free loopback ports, all held at once while they are chosen, from
-# below the kernel's ephemeral range when it leaves room (so that no outgoing connection
-# takes one before the process it is for binds it), as the Rust harness chooses its own.
-stack_ports() {
-  python3 - <<'PY'
-import os, random, socket
-try:
-    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-except (OSError, ValueError, IndexError):
-    low = 0
-held = []
-candidates = random.sample(range(10000, low), low - 10000) if low > 11000 else []
-for port in candidates:
-    if len(held) == 3:
-        break
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        held.append(s)
-    except OSError:
-        s.close()
-while len(held) < 3:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    held.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in held))
-PY
-}
-
 start_stack() {
   local target=${CARGO_TARGET_DIR:-target}
   cargo build --locked --quiet --bin noetl-gateway
   local stub pub int
-  read -r stub pub int < <(stack_ports)
+  read -r stub pub int < <(python3 scripts/free_ports.py 3)
   STACK_PIDS=()
   trap 'kill "${STACK_PIDS[@]}" 2>/dev/null || true' EXIT
   python3 bench/noetl_stub.py "$stub" & STACK_PIDS+=($!)
