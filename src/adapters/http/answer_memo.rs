@@ -5,9 +5,10 @@
 //! A slot is chosen by the value's address and holds a weak pointer to it. While that weak
 //! pointer lives, the allocation cannot be reused by another value, so an equal address means
 //! the same value, and the same value has the same answer. A value that falls out of every
-//! cache leaves only its allocation behind until another value takes its slot.
+//! cache leaves only its allocation behind until another value takes its slot. The slots
+//! are made on first use: an API built only for its OpenAPI document holds none.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use bytes::Bytes;
 
@@ -17,13 +18,13 @@ const SLOTS: usize = 1024;
 type Slot<A> = Mutex<Option<(Weak<A>, Bytes)>>;
 
 pub struct AnswerMemo<A> {
-    slots: Box<[Slot<A>]>,
+    slots: OnceLock<Box<[Slot<A>]>>,
 }
 
 impl<A> Default for AnswerMemo<A> {
     fn default() -> Self {
         Self {
-            slots: (0..SLOTS).map(|_| Mutex::new(None)).collect(),
+            slots: OnceLock::new(),
         }
     }
 }
@@ -36,7 +37,10 @@ impl<A> AnswerMemo<A> {
         value: &Arc<A>,
         write: impl FnOnce(&A) -> Option<Bytes>,
     ) -> Option<Bytes> {
-        let slot = &self.slots[Self::slot_of(value)];
+        let slots = self
+            .slots
+            .get_or_init(|| (0..SLOTS).map(|_| Mutex::new(None)).collect());
+        let slot = &slots[Self::slot_of(value)];
         if let Some((kept, answer)) = crate::sync::lock(slot).as_ref()
             && std::ptr::eq(kept.as_ptr(), Arc::as_ptr(value))
         {
@@ -67,6 +71,14 @@ mod tests {
             calls.set(calls.get() + 1);
             Some(Bytes::from(format!("answer for {value}")))
         }
+    }
+
+    #[test]
+    fn a_memo_never_asked_holds_no_slots() {
+        let memo = AnswerMemo::<String>::default();
+        assert!(memo.slots.get().is_none());
+        memo.get_or_write(&Arc::new("a".to_owned()), |_| None);
+        assert_eq!(memo.slots.get().map(|s| s.len()), Some(SLOTS));
     }
 
     #[test]
