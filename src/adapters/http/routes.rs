@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+use poem::endpoint::make_sync;
 use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route, get};
 use poem_openapi::OpenApiService;
@@ -63,11 +65,15 @@ pub fn internal_openapi_json() -> String {
     plain_media_types(&internal_api().spec())
 }
 
-#[poem::handler]
-fn openapi_document() -> poem::Response {
-    poem::Response::builder()
-        .content_type("application/json")
-        .body(openapi_json())
+/// `GET /openapi.json`: the document, written once when the endpoint is assembled; each
+/// answer shares its bytes.
+fn openapi_document() -> impl Endpoint<Output = Response> {
+    let document = Bytes::from(openapi_json());
+    make_sync(move |_| {
+        Response::builder()
+            .content_type("application/json")
+            .body(document.clone())
+    })
 }
 
 /// Browsers on the configured origins may call the public routes with credentials. `*`
@@ -107,7 +113,7 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint<Output = Response
     let limit = BodyLimit::new(max_body);
     let others = Route::new()
         .at("/noetl/*path", proxy)
-        .at("/openapi.json", get(openapi_document).with(limit))
+        .at("/openapi.json", get(openapi_document()).with(limit))
         .nest("/docs", docs.swagger_ui().with(limit))
         .at(
             "/graphql",
