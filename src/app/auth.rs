@@ -267,15 +267,22 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
         Ok(self.replies.deliver(reply).await?)
     }
 
-    /// Stores a NoETL-confirmed session in both levels (the shared one best-effort).
+    /// Stores the NoETL-confirmed session of a login in both levels (the shared one
+    /// best-effort); a login outranks an earlier logout of the same token.
     async fn remember(&self, token: &SessionToken, session: &Session) {
-        self.remember_at(&token.key(), &Arc::new(session.clone()))
-            .await;
+        let (key, session) = (token.key(), Arc::new(session.clone()));
+        self.local.put_issued(token, &key, &session);
+        self.share(&key, &session).await;
     }
 
-    /// As `remember`, for a key already computed.
-    async fn remember_at(&self, key: &SessionKey, session: &Arc<Session>) {
-        self.local.put_valid(key, session);
+    /// Stores a session a lookup found, as `remember` does, except that a logout on this
+    /// replica since the lookup began still holds.
+    async fn remember_at(&self, token: &SessionToken, key: &SessionKey, session: &Arc<Session>) {
+        self.local.put_valid(token, key, session);
+        self.share(key, session).await;
+    }
+
+    async fn share(&self, key: &SessionKey, session: &Arc<Session>) {
         if let Err(err) = self.cache.put(key, session).await {
             tracing::debug!(error = %err, "session not shared: shared cache away");
         }

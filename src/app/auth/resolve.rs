@@ -33,6 +33,11 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
         &self,
         token: &SessionToken,
     ) -> Result<Option<Arc<Session>>, AuthError> {
+        if let Some(session) = self.local.get_by_token(token) {
+            self.metrics
+                .session_lookup(SessionLevel::Local, LookupOutcome::Hit);
+            return Ok(Some(session));
+        }
         let key = token.key();
         match self.local.get(&key) {
             Local::Valid(session) => {
@@ -82,7 +87,7 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
             Ok(CacheLookup::Hit(session)) if session.is_usable(now) => {
                 shared(LookupOutcome::Hit);
                 let session = Arc::new(session);
-                self.local.put_valid(key, &session);
+                self.local.put_valid(token, key, &session);
                 return Ok(Some(session));
             }
             Ok(CacheLookup::Revoked) => {
@@ -108,7 +113,7 @@ impl<R: PlaybookRunner, C: SessionCache, Y: ReplyBus> AuthService<R, C, Y> {
             Some(session) => {
                 backend(LookupOutcome::Hit);
                 let session = Arc::new(session);
-                self.remember_at(key, &session).await;
+                self.remember_at(token, key, &session).await;
                 Ok(Some(session))
             }
             None => {
