@@ -21,6 +21,28 @@ impl SessionToken {
     /// # Errors
     /// A [`ValidationError`] for `session_token` that never quotes the token itself.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        Self::check(raw).map(|token| Self(token.to_owned()))
+    }
+
+    /// As [`SessionToken::parse`], keeping `raw`'s own buffer when it has no blanks to trim.
+    ///
+    /// # Errors
+    /// As [`SessionToken::parse`].
+    pub fn parse_owned(raw: String) -> Result<Self, ValidationError> {
+        let token = Self::check(&raw)?;
+        if token.len() == raw.len() {
+            Ok(Self(raw))
+        } else {
+            Ok(Self(token.to_owned()))
+        }
+    }
+
+    /// The token `raw` holds (blanks around it trimmed), or why it holds none; copies
+    /// nothing.
+    ///
+    /// # Errors
+    /// As [`SessionToken::parse`].
+    pub fn check(raw: &str) -> Result<&str, ValidationError> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err(ValidationError::new("session_token", "must not be empty"));
@@ -37,7 +59,7 @@ impl SessionToken {
                 "may contain only visible ASCII characters",
             ));
         }
-        Ok(Self(trimmed.to_owned()))
+        Ok(trimmed)
     }
 
     /// The secret itself, for the few places that must send it on (NoETL, the client).
@@ -136,5 +158,27 @@ mod tests {
         assert!(SessionToken::parse("a b").is_err());
         let err = SessionToken::parse("bad token").unwrap_err();
         assert!(!err.to_string().contains("bad token"));
+    }
+
+    #[test]
+    fn an_owned_token_parses_as_a_borrowed_one() {
+        for raw in ["abc", "  abc\t", "", " ", "a b", "a\u{7f}"] {
+            assert_eq!(
+                SessionToken::parse_owned(raw.to_owned()).ok(),
+                SessionToken::parse(raw).ok(),
+                "{raw:?}"
+            );
+            assert_eq!(
+                SessionToken::check(raw).ok(),
+                SessionToken::parse(raw)
+                    .ok()
+                    .as_ref()
+                    .map(SessionToken::expose)
+            );
+        }
+        assert_eq!(
+            SessionToken::parse_owned(" abc ".into()).unwrap().expose(),
+            "abc"
+        );
     }
 }

@@ -100,7 +100,7 @@ impl AuthApi {
         gateway: Data<&Arc<Gateway>>,
         id: CorrelationId,
     ) -> Reply<ValidateOk> {
-        let Ok(token) = SessionToken::parse(&body.0.session_token) else {
+        let Ok(token) = SessionToken::parse_owned(body.0.session_token.into()) else {
             return Reply::Ok(JsonOut::Value(invalid()));
         };
         match gateway.auth.resolve(&token).await {

@@ -123,7 +123,7 @@ impl Rule for TokenRule {
     const PATTERN: Option<&'static str> = Some(r"^\s*[!-~]+\s*$");
     const MAX_LENGTH: Option<usize> = Some(4096);
     fn check(value: &str) -> Result<(), String> {
-        SessionToken::parse(value).map(drop).map_err(reason)
+        SessionToken::check(value).map(drop).map_err(reason)
     }
 }
 
