@@ -5,6 +5,7 @@ mod family;
 mod render;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ pub type Label = Cow<'static, str>;
 #[derive(Debug, Default)]
 pub struct Metrics {
     http: Family<3, Histogram>,
-    sessions: Family<2, Counter>,
+    sessions: SessionCounters,
     noetl: Family<2, Histogram>,
     callbacks: Family<2, Counter>,
     sse_open: AtomicI64,
@@ -93,6 +94,28 @@ const INTERNAL_CONNECTIONS: ConnectionNames = [
     ),
 ];
 
+/// Session lookups by level and outcome. Every pair is made at start, so each series is
+/// there from the first scrape, and counting one goes straight to its counter.
+#[derive(Debug)]
+struct SessionCounters {
+    family: Family<2, Counter>,
+    /// By `SessionLevel`, then `LookupOutcome`, each in its `ALL` order (its declaration
+    /// order, which indexes it).
+    handles: [[Arc<Counter>; 4]; 3],
+}
+
+impl Default for SessionCounters {
+    fn default() -> Self {
+        let family = Family::default();
+        let handles = SessionLevel::ALL.map(|level| {
+            LookupOutcome::ALL.map(|outcome| {
+                family.get([Cow::Borrowed(level.label()), Cow::Borrowed(outcome.label())])
+            })
+        });
+        Self { family, handles }
+    }
+}
+
 /// Where a session lookup was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionLevel {
@@ -113,6 +136,33 @@ pub enum LookupOutcome {
     Error,
 }
 
+impl SessionLevel {
+    /// In declaration order.
+    const ALL: [Self; 3] = [Self::Local, Self::Shared, Self::Backend];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Shared => "shared",
+            Self::Backend => "noetl",
+        }
+    }
+}
+
+impl LookupOutcome {
+    /// In declaration order.
+    const ALL: [Self; 4] = [Self::Hit, Self::Miss, Self::Invalid, Self::Error];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+            Self::Invalid => "invalid",
+            Self::Error => "error",
+        }
+    }
+}
+
 impl Metrics {
     pub fn new() -> Self {
         Self::default()
@@ -126,20 +176,7 @@ impl Metrics {
     }
 
     pub fn session_lookup(&self, level: SessionLevel, outcome: LookupOutcome) {
-        let level = match level {
-            SessionLevel::Local => "local",
-            SessionLevel::Shared => "shared",
-            SessionLevel::Backend => "noetl",
-        };
-        let outcome = match outcome {
-            LookupOutcome::Hit => "hit",
-            LookupOutcome::Miss => "miss",
-            LookupOutcome::Invalid => "invalid",
-            LookupOutcome::Error => "error",
-        };
-        self.sessions
-            .get([Cow::Borrowed(level), Cow::Borrowed(outcome)])
-            .increment();
+        self.sessions.handles[level as usize][outcome as usize].increment();
     }
 
     /// One call to NoETL's REST API; `outcome` is `ok` (any answer below 500),
@@ -254,7 +291,7 @@ impl Metrics {
             "gateway_session_lookups_total",
             "Session lookups by the level that answered and what it found.",
             &["level", "outcome"],
-            &self.sessions,
+            &self.sessions.family,
         );
         out.histograms(
             "gateway_noetl_request_duration_seconds",

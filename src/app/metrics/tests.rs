@@ -95,3 +95,36 @@ fn counters_gauges_and_label_escaping() {
     assert!(text.contains("gateway_sse_connections 0\n"));
     assert!(text.contains("gateway_sse_connections_total 1\n"));
 }
+
+#[test]
+fn each_session_lookup_is_counted_under_its_own_labels() {
+    let levels = [
+        (SessionLevel::Local, "local"),
+        (SessionLevel::Shared, "shared"),
+        (SessionLevel::Backend, "noetl"),
+    ];
+    let outcomes = [
+        (LookupOutcome::Hit, "hit"),
+        (LookupOutcome::Miss, "miss"),
+        (LookupOutcome::Invalid, "invalid"),
+        (LookupOutcome::Error, "error"),
+    ];
+    for (level, level_label) in levels {
+        for (outcome, outcome_label) in outcomes {
+            let metrics = Metrics::new();
+            metrics.session_lookup(level, outcome);
+            let text = metrics.render();
+            let series = |l: &str, o: &str| {
+                format!("gateway_session_lookups_total{{level=\"{l}\",outcome=\"{o}\"}}")
+            };
+            for (_, other_level) in levels {
+                for (_, other_outcome) in outcomes {
+                    let counted =
+                        u8::from(other_level == level_label && other_outcome == outcome_label);
+                    let line = format!("{} {counted}\n", series(other_level, other_outcome));
+                    assert!(text.contains(&line), "{line} in {text}");
+                }
+            }
+        }
+    }
+}
