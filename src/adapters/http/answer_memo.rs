@@ -1,6 +1,6 @@
-//! Adapters (http): answers already written for shared, immutable values (a cached session's
-//! validate answer), kept in a fixed number of slots so that a value asked about again and
-//! again is written once.
+//! Adapters (http): answers already worked out for shared, immutable values (a cached
+//! session's validate answer, its identity headers for the proxy), kept in a fixed number of
+//! slots so that a value asked about again and again is worked on once.
 //!
 //! A slot is chosen by the value's address and holds a weak pointer to it. While that weak
 //! pointer lives, the allocation cannot be reused by another value, so an equal address means
@@ -15,28 +15,31 @@ use bytes::Bytes;
 /// How many answers are kept (a power of two).
 const SLOTS: usize = 1024;
 
-type Slot<A> = Mutex<Option<(Weak<A>, Bytes)>>;
+type Slot<A, V> = Mutex<Option<(Weak<A>, V)>>;
 
-pub struct AnswerMemo<A> {
-    slots: OnceLock<Box<[Slot<A>]>>,
+/// Answers of type `V` (cheap to clone) for values of type `A`.
+pub struct AnswerMemo<A, V = Bytes> {
+    slots: OnceLock<Box<[Slot<A, V>]>>,
 }
 
-impl<A> Default for AnswerMemo<A> {
+impl<A, V> Default for AnswerMemo<A, V> {
     fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A, V> AnswerMemo<A, V> {
+    pub const fn new() -> Self {
         Self {
             slots: OnceLock::new(),
         }
     }
 }
 
-impl<A> AnswerMemo<A> {
+impl<A, V: Clone> AnswerMemo<A, V> {
     /// The answer kept for `value`, or the one `write` makes, which is then kept in its
     /// place. `None` when `write` cannot write one.
-    pub fn get_or_write(
-        &self,
-        value: &Arc<A>,
-        write: impl FnOnce(&A) -> Option<Bytes>,
-    ) -> Option<Bytes> {
+    pub fn get_or_write(&self, value: &Arc<A>, write: impl FnOnce(&A) -> Option<V>) -> Option<V> {
         let slots = self
             .slots
             .get_or_init(|| (0..SLOTS).map(|_| Mutex::new(None)).collect());

@@ -5,9 +5,11 @@
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use poem::http::{HeaderMap, HeaderName, HeaderValue, header};
 
+use super::answer_memo::AnswerMemo;
 use super::proxy::ProxyCall;
 use super::request_id::HEADER as REQUEST_ID;
 use super::session_auth::X_SESSION_TOKEN;
@@ -122,44 +124,109 @@ fn cookies_for_upstream(headers: &HeaderMap) -> Option<HeaderValue> {
         .flatten()
 }
 
+/// The verified identity as header values, worked out once per cached session.
+#[derive(Clone)]
+struct Identity {
+    user_id: HeaderValue,
+    /// `None` when empty or when a header cannot carry it.
+    email: Option<HeaderValue>,
+    roles: Option<HeaderValue>,
+}
+
+impl Identity {
+    fn of(session: &Session) -> Self {
+        let text = |value: &str| {
+            (!value.is_empty())
+                .then(|| HeaderValue::from_str(value).ok())
+                .flatten()
+        };
+        Self {
+            user_id: HeaderValue::from(session.user.user_id.get()),
+            email: text(&session.user.email),
+            roles: text(&session.user.roles.as_slice().join(",")),
+        }
+    }
+}
+
+/// The identities of the sessions proxied for lately. Keyed by the session's allocation,
+/// so every gateway in the process can share it (see `AnswerMemo`).
+static IDENTITIES: AnswerMemo<Session, Identity> = AnswerMemo::new();
+
+/// What the header rules need to know of the client's headers, read in one pass rather than
+/// looked up one by one.
+#[derive(Default)]
+struct ClientHeaders<'a> {
+    connection: bool,
+    cookie: bool,
+    traceparent: bool,
+    /// The first of each.
+    forwarded_for: Option<&'a HeaderValue>,
+    host: Option<&'a HeaderValue>,
+}
+
+impl<'a> ClientHeaders<'a> {
+    fn read(headers: &'a HeaderMap) -> Self {
+        let mut seen = Self::default();
+        for (name, value) in headers {
+            if name == header::CONNECTION {
+                seen.connection = true;
+            } else if name == header::COOKIE {
+                seen.cookie = true;
+            } else if name == header::HOST {
+                seen.host = seen.host.or(Some(value));
+            } else if name == X_FORWARDED_FOR {
+                seen.forwarded_for = seen.forwarded_for.or(Some(value));
+            } else if name == X_TRACEPARENT {
+                seen.traceparent = true;
+            }
+        }
+        seen
+    }
+}
+
 /// The request headers NoETL gets.
-pub(super) fn upstream_headers(call: &ProxyCall<'_>, session: &Session) -> HeaderMap {
+pub(super) fn upstream_headers(call: &ProxyCall<'_>, session: &Arc<Session>) -> HeaderMap {
     let source = call.headers;
-    let named = connection_named(source);
+    let seen = ClientHeaders::read(source);
+    let named = if seen.connection {
+        connection_named(source)
+    } else {
+        Vec::new()
+    };
     let mut headers = HeaderMap::with_capacity(source.len() + 8);
     for (name, value) in source {
         if !withheld_from_upstream(name, &named) {
             headers.append(name.clone(), value.clone());
         }
     }
-    if let Some(cookies) = cookies_for_upstream(source) {
+    if seen.cookie
+        && let Some(cookies) = cookies_for_upstream(source)
+    {
         headers.insert(header::COOKIE, cookies);
     }
     let forwarded_for = forwarded_for(
-        source.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()),
+        seen.forwarded_for.and_then(|v| v.to_str().ok()),
         call.remote,
     );
-    let roles = session.user.roles.as_slice().join(",");
-    let set = [
-        (X_FORWARDED_FOR, forwarded_for.as_str()),
-        (X_NOETL_USER_EMAIL, session.user.email.as_str()),
-        (X_NOETL_USER_ROLES, roles.as_str()),
-    ];
-    for (name, value) in set {
-        if let Ok(v) = HeaderValue::from_str(value)
-            && !value.is_empty()
-        {
-            headers.insert(name, v);
-        }
+    if let Ok(v) = HeaderValue::from_str(&forwarded_for)
+        && !forwarded_for.is_empty()
+    {
+        headers.insert(X_FORWARDED_FOR, v);
     }
-    headers.insert(
-        X_NOETL_USER_ID,
-        HeaderValue::from(session.user.user_id.get()),
-    );
+    let identity = IDENTITIES
+        .get_or_write(session, |s| Some(Identity::of(s)))
+        .unwrap_or_else(|| Identity::of(session));
+    headers.insert(X_NOETL_USER_ID, identity.user_id);
+    if let Some(email) = identity.email {
+        headers.insert(X_NOETL_USER_EMAIL, email);
+    }
+    if let Some(roles) = identity.roles {
+        headers.insert(X_NOETL_USER_ROLES, roles);
+    }
     headers.insert(REQUEST_ID, call.id.header_value().clone());
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    if let Some(h) = source.get(header::HOST) {
-        headers.insert(X_FORWARDED_HOST, h.clone());
+    if let Some(host) = seen.host {
+        headers.insert(X_FORWARDED_HOST, host.clone());
     }
     // This request's span when traces are recorded (a child of the client's context), else
     // the client's own context, else a fresh one so NoETL's logs can still be correlated.
@@ -167,7 +234,7 @@ pub(super) fn upstream_headers(call: &ProxyCall<'_>, session: &Session) -> Heade
         Some(v) => {
             headers.insert(X_TRACEPARENT, v);
         }
-        None if !headers.contains_key(&X_TRACEPARENT) => {
+        None if !seen.traceparent => {
             headers.insert(X_TRACEPARENT, new_traceparent());
         }
         None => {}
@@ -262,7 +329,7 @@ mod tests {
 
     fn identity_headers(email: &str, roles: &[&str]) -> HeaderMap {
         use crate::domain::{Roles, User, UserId};
-        let session = Session {
+        let session = Arc::new(Session {
             user: User {
                 user_id: UserId::new(42),
                 email: email.to_owned(),
@@ -271,7 +338,7 @@ mod tests {
             },
             expires_at: None,
             is_active: true,
-        };
+        });
         let mut sent = HeaderMap::new();
         sent.insert("x-noetl-user-id", HeaderValue::from_static("1"));
         sent.insert(
@@ -317,6 +384,51 @@ mod tests {
             headers["x-noetl-user-email"].as_bytes(),
             "j\u{f6}rg@example.com".as_bytes()
         );
+    }
+
+    #[test]
+    fn what_the_client_sent_is_read_once_and_each_rule_applied() {
+        use crate::domain::{Roles, User, UserId};
+        let session = Arc::new(Session {
+            user: User {
+                user_id: UserId::new(7),
+                email: String::new(),
+                display_name: String::new(),
+                roles: Roles::default(),
+            },
+            expires_at: None,
+            is_active: true,
+        });
+        let mut sent = HeaderMap::new();
+        sent.insert(header::HOST, HeaderValue::from_static("gw.example"));
+        sent.append("x-forwarded-for", HeaderValue::from_static("1.1.1.1"));
+        sent.append("x-forwarded-for", HeaderValue::from_static("2.2.2.2"));
+        sent.insert(header::CONNECTION, HeaderValue::from_static("x-hop"));
+        sent.insert("x-hop", HeaderValue::from_static("1"));
+        sent.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; session_token=secret; b=2"),
+        );
+        let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        sent.insert("traceparent", HeaderValue::from_static(parent));
+        let call = ProxyCall {
+            method: &poem::http::Method::GET,
+            uri: &"/noetl/health".parse().unwrap(),
+            headers: &sent,
+            remote: Some(IpAddr::from([10, 0, 0, 9])),
+            id: &super::super::request_id::CorrelationId::generated(),
+        };
+        for _ in 0..2 {
+            let headers = upstream_headers(&call, &session);
+            assert_eq!(headers["x-forwarded-host"], "gw.example");
+            assert_eq!(headers["x-forwarded-for"], "1.1.1.1, 10.0.0.9");
+            assert_eq!(headers["cookie"], "a=1; b=2");
+            assert_eq!(headers["traceparent"], parent);
+            assert_eq!(headers["x-noetl-user-id"], "7");
+            for gone in ["x-hop", "connection", "host", "x-noetl-user-email"] {
+                assert!(!headers.contains_key(gone), "{gone}");
+            }
+        }
     }
 
     #[test]
