@@ -327,18 +327,33 @@ mod tests {
         assert_eq!(without_hop_by_hop(clean.clone()), clean);
     }
 
-    fn identity_headers(email: &str, roles: &[&str]) -> HeaderMap {
+    fn session(user_id: i64, email: &str, roles: &[&str]) -> Arc<Session> {
         use crate::domain::{Roles, User, UserId};
-        let session = Arc::new(Session {
+        Arc::new(Session {
             user: User {
-                user_id: UserId::new(42),
+                user_id: UserId::new(user_id),
                 email: email.to_owned(),
                 display_name: String::new(),
                 roles: Roles::new(roles.iter().copied()),
             },
             expires_at: None,
             is_active: true,
-        });
+        })
+    }
+
+    /// The headers NoETL gets for `sent`, from a client at 10.0.0.7.
+    fn forwarded(sent: &HeaderMap, session: &Arc<Session>) -> HeaderMap {
+        let call = ProxyCall {
+            method: &poem::http::Method::GET,
+            uri: &"/noetl/health".parse().unwrap(),
+            headers: sent,
+            remote: Some(IpAddr::from([10, 0, 0, 7])),
+            id: &super::super::request_id::CorrelationId::generated(),
+        };
+        upstream_headers(&call, session)
+    }
+
+    fn identity_headers(email: &str, roles: &[&str]) -> HeaderMap {
         let mut sent = HeaderMap::new();
         sent.insert("x-noetl-user-id", HeaderValue::from_static("1"));
         sent.insert(
@@ -348,14 +363,7 @@ mod tests {
         sent.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t"));
         sent.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
         sent.insert("accept", HeaderValue::from_static("*/*"));
-        let call = ProxyCall {
-            method: &poem::http::Method::GET,
-            uri: &"/noetl/health".parse().unwrap(),
-            headers: &sent,
-            remote: Some(IpAddr::from([10, 0, 0, 7])),
-            id: &super::super::request_id::CorrelationId::generated(),
-        };
-        upstream_headers(&call, &session)
+        forwarded(&sent, &session(42, email, roles))
     }
 
     #[test]
@@ -388,17 +396,7 @@ mod tests {
 
     #[test]
     fn what_the_client_sent_is_read_once_and_each_rule_applied() {
-        use crate::domain::{Roles, User, UserId};
-        let session = Arc::new(Session {
-            user: User {
-                user_id: UserId::new(7),
-                email: String::new(),
-                display_name: String::new(),
-                roles: Roles::default(),
-            },
-            expires_at: None,
-            is_active: true,
-        });
+        let session = session(7, "", &[]);
         let mut sent = HeaderMap::new();
         sent.insert(header::HOST, HeaderValue::from_static("gw.example"));
         sent.append("x-forwarded-for", HeaderValue::from_static("1.1.1.1"));
@@ -411,17 +409,10 @@ mod tests {
         );
         let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
         sent.insert("traceparent", HeaderValue::from_static(parent));
-        let call = ProxyCall {
-            method: &poem::http::Method::GET,
-            uri: &"/noetl/health".parse().unwrap(),
-            headers: &sent,
-            remote: Some(IpAddr::from([10, 0, 0, 9])),
-            id: &super::super::request_id::CorrelationId::generated(),
-        };
         for _ in 0..2 {
-            let headers = upstream_headers(&call, &session);
+            let headers = forwarded(&sent, &session);
             assert_eq!(headers["x-forwarded-host"], "gw.example");
-            assert_eq!(headers["x-forwarded-for"], "1.1.1.1, 10.0.0.9");
+            assert_eq!(headers["x-forwarded-for"], "1.1.1.1, 10.0.0.7");
             assert_eq!(headers["cookie"], "a=1; b=2");
             assert_eq!(headers["traceparent"], parent);
             assert_eq!(headers["x-noetl-user-id"], "7");
