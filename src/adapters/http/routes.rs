@@ -6,7 +6,7 @@ use bytes::Bytes;
 use poem::endpoint::make_sync;
 use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route, get};
-use poem_openapi::OpenApiService;
+use poem_openapi::{OpenApi, OpenApiService, Webhook};
 
 use super::async_callback_api::AsyncCallbackApi;
 use super::auth_api::AuthApi;
@@ -37,7 +37,12 @@ fn public_api() -> OpenApiService<(HealthApi, AuthApi), ()> {
 
 /// The OpenAPI document of the public REST API, as committed in `openapi/openapi.json`.
 pub fn openapi_json() -> String {
-    plain_media_types(&public_api().spec())
+    spec_json(&public_api())
+}
+
+/// The document of an API as committed and served.
+fn spec_json<T: OpenApi, W: Webhook>(api: &OpenApiService<T, W>) -> String {
+    plain_media_types(&api.spec())
 }
 
 /// The answers carry `application/json; charset=utf-8`; the document names the media type
@@ -62,13 +67,12 @@ fn internal_api() -> OpenApiService<(HealthApi, CallbackApi, AsyncCallbackApi, M
 
 /// The OpenAPI document of the internal listener (worker callbacks).
 pub fn internal_openapi_json() -> String {
-    plain_media_types(&internal_api().spec())
+    spec_json(&internal_api())
 }
 
 /// `GET /openapi.json`: the document, written once when the endpoint is assembled; each
 /// answer shares its bytes.
-fn openapi_document() -> impl Endpoint<Output = Response> {
-    let document = Bytes::from(openapi_json());
+fn openapi_document(document: Bytes) -> impl Endpoint<Output = Response> {
     make_sync(move |_| {
         Response::builder()
             .content_type("application/json")
@@ -107,13 +111,15 @@ const BESIDE_THE_API: &[&str] = &["noetl", "openapi.json", "docs", "graphql", "e
 pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint<Output = Response> + 'static {
     let max_body = gateway.max_body_bytes;
     let schema = super::graphql::build(gateway.clone());
+    // One description of the REST API serves its document, its docs page and its routes.
     let docs = public_api();
+    let document = Bytes::from(spec_json(&docs));
     // The REST API keeps its own table, chosen by path (see `PathSplit`). The proxy
     // streams bodies and enforces its own limit, so it alone is outside `BodyLimit`.
     let limit = BodyLimit::new(max_body);
     let others = Route::new()
         .at("/noetl/*path", proxy)
-        .at("/openapi.json", get(openapi_document()).with(limit))
+        .at("/openapi.json", get(openapi_document(document)).with(limit))
         .nest("/docs", docs.swagger_ui().with(limit))
         .at(
             "/graphql",
@@ -134,12 +140,8 @@ pub fn public_endpoint(gateway: Arc<Gateway>) -> impl Endpoint<Output = Response
             }
             .with(limit),
         );
-    let routed = PathSplit::new(
-        public_api().into_endpoint().with(limit),
-        others,
-        BESIDE_THE_API,
-    )
-    .with(Front::new(gateway.clone()).checking(check_before_routing));
+    let routed = PathSplit::new(docs.into_endpoint().with(limit), others, BESIDE_THE_API)
+        .with(Front::new(gateway.clone()).checking(check_before_routing));
     // Boxed when configured, so that without CORS no request's future is sized for it.
     let routed = if gateway.cors.allowed_origins.is_empty() {
         OneOf::First(routed)
